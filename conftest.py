@@ -1,0 +1,36 @@
+"""Test-session wiring shared by the package tests and nbval.
+
+* Nothing the tests do may touch a learner's real progress file, so the whole
+  session points ``WORKSHOP_PROGRESS_FILE`` at a temporary directory.
+* Each notebook's kernel gets its own fresh progress file (set just before
+  nbval starts that kernel), so a notebook's stored outputs never depend on
+  which notebooks ran before it. ``tools/regen.py`` does the same.
+* The sanitize file is found from here, wherever pytest is started.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
+_progress_dir = Path(tempfile.mkdtemp(prefix="workshop-progress-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / "tests.json")
+    if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
+        config.option.nbval_sanitize_with = str(SANITIZE_FILE)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    # nbval starts a notebook's kernel while setting up its first cell; the
+    # kernel inherits os.environ as it is at that moment.
+    if item.path.suffix == ".ipynb":
+        os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / f"{item.path.stem}.json")
+    return (yield)

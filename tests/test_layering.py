@@ -1,0 +1,118 @@
+"""The import rules of the reference app, checked on its source.
+
+routers -> services -> models: services never import FastAPI or Starlette,
+models never import services, lower layers never import the HTTP layer, and
+nothing in the app imports the learner toolkit.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+APP_DIR = Path(__file__).resolve().parents[1] / "workshop_app"
+
+HTTP = ("fastapi", "starlette")
+# (layer prefix, forbidden import prefixes, why)
+RULES: list[tuple[str, tuple[str, ...], str]] = [
+    ("workshop_app.services", HTTP, "services hold business rules; HTTP belongs to routers"),
+    (
+        "workshop_app.models",
+        ("workshop_app.services", "workshop_app.routers", *HTTP),
+        "models are the bottom layer",
+    ),
+    (
+        "workshop_app.schemas",
+        ("workshop_app.services", "workshop_app.routers"),
+        "schemas describe data, they do not call code",
+    ),
+    (
+        "workshop_app.config",
+        ("workshop_app.main", "workshop_app.routers", "workshop_app.services"),
+        "settings are read by every layer, so they import none of them",
+    ),
+    (
+        "workshop_app.database",
+        ("workshop_app.routers", "workshop_app.services"),
+        "the database layer sits below services",
+    ),
+]
+TOOLKIT = "workshop_app.lab"
+
+
+def module_name(path: Path, app_dir: Path) -> str:
+    parts = path.relative_to(app_dir.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, module: str) -> set[str]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            found |= {f"{base}.{alias.name}".strip(".") for alias in node.names}
+    return found
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def violations(app_dir: Path = APP_DIR) -> list[str]:
+    problems = []
+    for path in sorted(app_dir.rglob("*.py")):
+        module = module_name(path, app_dir)
+        imported = imports_of(path, module)
+        if not _within(module, TOOLKIT):
+            for name in sorted(n for n in imported if _within(n, TOOLKIT)):
+                problems.append(f"{module} imports {name}: the app never imports the toolkit")
+        for layer, forbidden, why in RULES:
+            if not _within(module, layer):
+                continue
+            for name in sorted(imported):
+                if any(_within(name, bad) for bad in forbidden):
+                    problems.append(f"{module} imports {name}: {why}")
+    return problems
+
+
+def test_the_package_keeps_the_layering_rule():
+    assert violations() == []
+
+
+@pytest.mark.parametrize(
+    ("relative", "source", "expected"),
+    [
+        ("services/users.py", "from fastapi import HTTPException\n", "HTTP belongs to routers"),
+        ("services/orders.py", "import starlette.status\n", "HTTP belongs to routers"),
+        ("models/user.py", "from ..services import users\n", "models are the bottom layer"),
+        ("models/order.py", "from workshop_app.routers import x\n", "bottom layer"),
+        ("config.py", "from workshop_app.main import create_app\n", "settings are read"),
+        ("main.py", "from workshop_app.lab import quiz\n", "never imports the toolkit"),
+        ("routers/health.py", "from ..lab.client import call\n", "never imports the toolkit"),
+    ],
+)
+def test_the_checker_catches_each_kind_of_violation(tmp_path, relative, source, expected):
+    app_dir = tmp_path / "workshop_app"
+    target = app_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (app_dir / "__init__.py").touch()
+    (target.parent / "__init__.py").touch()
+    target.write_text(source)
+    problems = violations(app_dir)
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_the_toolkit_may_import_the_app(tmp_path):
+    app_dir = tmp_path / "workshop_app"
+    (app_dir / "lab").mkdir(parents=True)
+    (app_dir / "lab" / "client.py").write_text("from workshop_app.main import create_app\n")
+    assert violations(app_dir) == []

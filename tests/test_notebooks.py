@@ -1,0 +1,160 @@
+"""The notebooks are tests: these checks keep them honest.
+
+nbval (run by the same pytest command) compares every stored output. The rules
+here catch what nbval cannot: a notebook saved without outputs compares
+nothing; outputs from a reused kernel; a package that drifted from the cells
+that are supposed to be its source; a notebook that breaks when run twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from notebook_rules import (
+    ROOT,
+    churn_problems,
+    execution_problems,
+    load,
+    notebook_paths,
+    writefile_problems,
+)
+
+sys.path.insert(0, str(ROOT / "tools"))
+import regen  # noqa: E402
+
+NOTEBOOKS = notebook_paths()
+IDS = [path.stem for path in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_welcome.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_come_from_one_fresh_run(path):
+    assert execution_problems(path) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_widget_state_or_timing_stored(path):
+    assert churn_problems(path) == []
+
+
+def test_writefile_cells_are_the_package_source():
+    assert writefile_problems() == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_runs_twice_in_one_kernel(path):
+    regen.execute(path, runs=2)
+
+
+# --- the rules themselves fail on deliberately broken notebooks and files -----------
+
+
+def _write(folder: Path, name: str, nb: dict) -> Path:
+    path = folder / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def _notebook(*cells: dict) -> dict:
+    return {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _code(src: str, count: int | None, outputs: list | None = None, **meta) -> dict:
+    return {
+        "cell_type": "code",
+        "source": src,
+        "execution_count": count,
+        "outputs": outputs or [],
+        "metadata": meta,
+    }
+
+
+STREAM = {"output_type": "stream", "name": "stdout", "text": "hi\n"}
+
+
+def test_execution_rule_catches_unrun_and_reordered_and_failed(tmp_path):
+    good = _write(tmp_path, "00_good.ipynb", _notebook(_code("print('hi')", 1, [STREAM])))
+    assert execution_problems(good) == []
+    unrun = _write(tmp_path, "01_unrun.ipynb", _notebook(_code("print('hi')", None)))
+    assert any("execution counts" in p for p in execution_problems(unrun))
+    assert any("no stored output" in p for p in execution_problems(unrun))
+    reused = _write(
+        tmp_path,
+        "02_reused.ipynb",
+        _notebook(_code("x = 1", 3), _code("print('hi')", 4, [STREAM])),
+    )
+    assert any("not 1..2" in p for p in execution_problems(reused))
+    error = {"output_type": "error", "ename": "E", "evalue": "", "traceback": []}
+    failed = _write(tmp_path, "03_failed.ipynb", _notebook(_code("1/0", 1, [error])))
+    assert any("error output" in p for p in execution_problems(failed))
+
+
+def test_execution_rule_knows_which_cells_print(tmp_path):
+    quiet = _notebook(_code("x = 1", 1), _code("import os", 2), _code("x;", 3))
+    assert execution_problems(_write(tmp_path, "00_quiet.ipynb", quiet)) == []
+    for number, src in enumerate(["x", "%%writefile a.py\nx = 1", "await f()"], start=1):
+        nb = _write(tmp_path, f"0{number}_loud.ipynb", _notebook(_code(src, 1)))
+        assert any("no stored output" in p for p in execution_problems(nb)), src
+
+
+def test_churn_rule_catches_widget_state_and_timing(tmp_path):
+    nb = _notebook(_code("x = 1", 1, execution={"iopub.status.busy": "2026-01-01"}))
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    problems = churn_problems(_write(tmp_path, "00_churn.ipynb", nb))
+    assert len(problems) == 2
+
+
+def _fake_package(tmp_path: Path) -> tuple[Path, Path]:
+    app = tmp_path / "workshop_app"
+    (app / "lab").mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "lab" / "tool.py").write_text("")
+    (app / "config.py").write_text("X = 1\n")
+    (app / "main.py").write_text("Y = 2\n")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    return app, notebooks
+
+
+def test_writefile_rule_catches_drift_orphans_and_double_owners(tmp_path):
+    app, notebooks = _fake_package(tmp_path)
+    first = _write(
+        notebooks,
+        "01_a.ipynb",
+        _notebook(_code("%%writefile ../workshop_app/config.py\nX = 1", 1, [STREAM])),
+    )
+    second = _write(
+        notebooks,
+        "02_b.ipynb",
+        _notebook(_code("%%writefile ../workshop_app/main.py\nY = 2", 1, [STREAM])),
+    )
+    assert writefile_problems([first, second], app) == []
+
+    assert writefile_problems([first], app) == ["workshop_app/main.py is written by no notebook"]
+
+    drifted = copy.deepcopy(load(second))
+    drifted["cells"][0]["source"] = "%%writefile ../workshop_app/main.py\nY = 3"
+    problems = writefile_problems([first, _write(notebooks, "02_b.ipynb", drifted)], app)
+    assert len(problems) == 1 and "differs from main.py" in problems[0]
+
+    twice = _write(
+        notebooks,
+        "03_c.ipynb",
+        _notebook(_code("%%writefile ../workshop_app/config.py\nX = 1", 1, [STREAM])),
+    )
+    problems = writefile_problems([first, twice], app)
+    assert any("written 2 times" in p for p in problems)
+
+
+def test_writefile_rule_wants_relative_paths(tmp_path):
+    app, notebooks = _fake_package(tmp_path)
+    absolute = _notebook(_code(f"%%writefile {app / 'config.py'}\nX = 1", 1, [STREAM]))
+    problems = writefile_problems([_write(notebooks, "01_abs.ipynb", absolute)], app)
+    assert any("absolute path" in p for p in problems)

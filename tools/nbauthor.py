@@ -1,0 +1,70 @@
+"""Write a notebook from a plain-text draft, or turn a notebook back into one.
+
+    python tools/nbauthor.py build draft.txt notebooks/03_middleware.ipynb
+    python tools/nbauthor.py draft notebooks/03_middleware.ipynb > draft.txt
+
+A draft is the notebook's cells in order, each starting with a line
+``#%% markdown`` or ``#%% code`` (markdown is written as-is, not commented).
+``build`` keeps no outputs: run ``python3 workshop.py regen NAME`` afterwards.
+Cell ids are derived from the position, so rebuilding does not churn them.
+The .ipynb stays the source of truth; drafts are scratch files, not committed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+MARKER = re.compile(r"^#%% (markdown|code)\s*$")
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def parse(text: str) -> list[tuple[str, str]]:
+    cells: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        match = MARKER.match(line)
+        if match:
+            cells.append((match.group(1), []))
+        elif cells:
+            cells[-1][1].append(line)
+        elif line.strip():
+            raise SystemExit("A draft must start with '#%% markdown' or '#%% code'.")
+    return [(kind, "\n".join(lines).strip("\n")) for kind, lines in cells]
+
+
+def build(draft: Path, target: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": KERNELSPEC,
+        "language_info": {"name": "python"},
+    }
+    for index, (kind, src) in enumerate(parse(draft.read_text(encoding="utf-8"))):
+        make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+        cell = make(src)
+        cell.id = f"{target.stem[:2]}-{index:03d}"
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    nbformat.write(nb, target)
+
+
+def draft(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n\n".join(f"#%% {cell.cell_type}\n{cell.source}" for cell in nb.cells) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "build":
+        build(Path(argv[1]), Path(argv[2]))
+        return 0
+    if len(argv) == 2 and argv[0] == "draft":
+        sys.stdout.write(draft(Path(argv[1])))
+        return 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

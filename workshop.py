@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""One entry point for learners, instructors and CI; standard library only.
+
+    python3 workshop.py lab      set up .venv if needed, then open JupyterLab on the welcome notebook
+    python3 workshop.py test     set up .venv if needed, then run the whole test suite
+    python3 workshop.py regen    re-execute notebooks in fresh kernels and store their outputs
+    python3 workshop.py setup    only create or update .venv
+
+On Windows type `py workshop.py lab` (or `py workshop.py test`).
+Extra arguments after `test` go to pytest; after `regen`, they name notebooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "binder" / "requirements.txt"
+STAMP = VENV / ".workshop-installed"
+LAB_OVERRIDES = ROOT / "jupyter" / "overrides.json"
+WELCOME = "notebooks/00_welcome.ipynb"
+
+
+def venv_python() -> Path:
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    return VENV / scripts / ("python.exe" if os.name == "nt" else "python")
+
+
+def install_fingerprint() -> str:
+    """Hash of everything that decides what gets installed, so a change re-installs."""
+    digest = hashlib.sha256()
+    for path in (LOCK, ROOT / "pyproject.toml"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def setup() -> Path:
+    """Create .venv and install the pinned set, unless it is already up to date."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    python = venv_python()
+    fingerprint = install_fingerprint()
+    if python.exists() and STAMP.exists() and STAMP.read_text() == fingerprint:
+        return python
+    if not python.exists():
+        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("Installing the pinned packages (a minute or two the first time) ...", flush=True)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "install", "--quiet", "-r", str(LOCK)], check=True, cwd=ROOT)
+    install_lab_settings(python)
+    STAMP.write_text(fingerprint)
+    return python
+
+
+def install_lab_settings(python: Path | str = sys.executable) -> Path:
+    """Copy the workshop's JupyterLab overrides (no news pop-up...) into the environment.
+
+    Binder's postBuild calls this too, so both places get the same settings.
+    """
+    prefix = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.prefix)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    target = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(json.loads(LAB_OVERRIDES.read_text()), indent=2) + "\n")
+    return target
+
+
+def run(python: Path, *args: str) -> int:
+    return subprocess.run([str(python), *args], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command == "setup":
+        setup()
+        return 0
+    if command == "lab":
+        return run(setup(), "-m", "jupyter", "lab", WELCOME, *rest)
+    if command == "test":
+        return run(setup(), "-m", "pytest", *rest)
+    if command == "regen":
+        return run(setup(), str(ROOT / "tools" / "regen.py"), *rest)
+    if command == "lab-settings":
+        print(install_lab_settings())
+        return 0
+    print(__doc__)
+    return 0 if command in {"help", "-h", "--help"} else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,100 @@
+"""Typed application settings, read from ``WORKSHOP_*`` environment variables and ``.env``.
+
+One validated object built at startup: a typo or a bad value stops the process with a
+message naming the variable, instead of surfacing as a 500 on the first request.
+Secrets are ``SecretStr`` so that ``repr()``, logs and tracebacks show ``**********``.
+"""
+
+import logging
+from functools import lru_cache
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+_DATABASE_URL_HELP = (
+    "WORKSHOP_DATABASE_URL must be an async SQLAlchemy URL, such as "
+    "'sqlite+aiosqlite:///./workshop.db' or 'postgresql+asyncpg://user:password@host:5432/db'"
+)
+
+
+class Settings(BaseSettings):
+    """Everything the app reads from its environment, validated once."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WORKSHOP_",
+        env_file=".env",  # optional: a missing file is simply skipped
+        env_file_encoding="utf-8",
+        extra="ignore",  # a .env shared with other tools may hold unrelated keys
+        frozen=True,  # one cached instance is shared by the whole process
+        hide_input_in_errors=True,  # a rejected value may contain a password
+    )
+
+    app_name: str = Field("Orders API", min_length=1, description="OpenAPI title.")
+    app_version: str = Field("1.0.0", min_length=1, description="OpenAPI version.")
+    app_description: str = Field(
+        "Reference app of the FastAPI in Production workshop.",
+        description="OpenAPI description (Markdown).",
+    )
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Where the app runs; production refuses debug."
+    )
+    debug: bool = Field(False, description="Verbose diagnostics; never in production.")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///:memory:",
+        description="Async SQLAlchemy URL (driver must be async, e.g. +aiosqlite, +asyncpg).",
+    )
+    api_key: SecretStr = Field(
+        SecretStr("workshop-dev-key"), description="Key clients send; never printed or logged."
+    )
+    rate_limit_requests: int = Field(60, ge=1, description="Requests allowed per window.")
+    rate_limit_window_seconds: float = Field(60.0, gt=0, description="Rate-limit window length.")
+    rate_limit_enabled: bool = Field(True, description="Turn the rate limiter on or off.")
+    trust_forwarded_for: bool = Field(
+        False, description="Use X-Forwarded-For for the client IP (only behind a trusted proxy)."
+    )
+    request_id_header: str = Field(
+        "X-Request-ID",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header that carries the request id in and out.",
+    )
+    log_level: str = Field("INFO", description="Name of a stdlib logging level, e.g. DEBUG.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _require_async_driver(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"{_DATABASE_URL_HELP}; the value is not a URL.") from None
+        try:
+            is_async = url.get_dialect().is_async
+        except NoSuchModuleError:
+            raise ValueError(
+                f"{_DATABASE_URL_HELP}; '{url.drivername}' is not a known SQLAlchemy driver."
+            ) from None
+        if not is_async:
+            raise ValueError(f"{_DATABASE_URL_HELP}; '{url.drivername}' is a synchronous driver.")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _require_known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("WORKSHOP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+        return level
+
+    @model_validator(mode="after")
+    def _no_debug_in_production(self) -> Self:
+        if self.environment == "production" and self.debug:
+            raise ValueError("WORKSHOP_DEBUG must be false when WORKSHOP_ENVIRONMENT=production.")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests call ``get_settings.cache_clear()``."""
+    return Settings()

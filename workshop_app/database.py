@@ -1,0 +1,38 @@
+"""The async engine and a cheap probe that proves the database answers.
+
+The engine is created per app (in the lifespan), never at import time, so two apps
+in one process (tests, notebooks) never share a connection pool.
+"""
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from workshop_app.config import Settings
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Build the engine; ``:memory:`` SQLite gets a StaticPool from SQLAlchemy itself."""
+    url = make_url(settings.database_url)
+    is_sqlite = url.get_backend_name() == "sqlite"
+    # pre-ping replaces connections a server closed while idle; pointless for SQLite.
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    if is_sqlite:
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _connection_record: Any) -> None:
+    """SQLite ignores FOREIGN KEY constraints unless each connection opts in."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+async def ping(engine: AsyncEngine, *, timeout: float = 5.0) -> None:
+    """Run ``SELECT 1``; raise on failure, or ``TimeoutError`` so a probe never hangs."""
+    async with asyncio.timeout(timeout), engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

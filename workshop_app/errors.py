@@ -1,0 +1,234 @@
+"""One error envelope for every error the API returns, whoever raised it.
+
+Clients branch on a stable ``code`` and quote ``request_id`` to support; they never
+see a traceback, an exception message or a rejected input value:
+
+    {"error": {"code": "NOT_FOUND", "message": "...", "request_id": "...", "details": []}}
+"""
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workshop_app.middleware.request_id import get_request_id
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_ERROR_MESSAGE = "An unexpected error occurred."
+
+
+class ErrorDetail(BaseModel):
+    """One specific problem, e.g. one invalid field."""
+
+    field: str | None = None
+    message: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """What went wrong (``code`` for programs, ``message`` for people) and which request."""
+
+    code: str
+    message: str
+    request_id: str | None
+    details: list[ErrorDetail] = []
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every error response (documented in OpenAPI via ``error_responses``)."""
+
+    error: ErrorBody
+
+
+class AppError(Exception):
+    """Raise a subclass anywhere (services included); the handler renders the envelope."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    default_message: ClassVar[str] = INTERNAL_ERROR_MESSAGE
+    default_headers: ClassVar[Mapping[str, str] | None] = None
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = list(details or [])
+        self.headers = {**(self.default_headers or {}), **(headers or {})} or None
+        super().__init__(self.message)
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    code = "NOT_FOUND"
+    default_message = "The resource was not found."
+
+
+class ConflictError(AppError):
+    status_code = 409
+    code = "CONFLICT"
+    default_message = "The request conflicts with the current state of the resource."
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+    default_message = "The request is not valid."
+
+
+class UnauthorizedError(AppError):
+    status_code = 401
+    code = "UNAUTHORIZED"
+    default_message = "Authentication is required."
+    # RFC 9110: a 401 must say how to authenticate.
+    default_headers = {"WWW-Authenticate": "APIKey"}
+
+
+class ForbiddenError(AppError):
+    status_code = 403
+    code = "FORBIDDEN"
+    default_message = "You are not allowed to do this."
+
+
+class RateLimitedError(AppError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    default_message = "Too many requests; retry later."
+
+
+class ServiceUnavailableError(AppError):
+    status_code = 503
+    code = "NOT_READY"
+    default_message = "The service is not ready."
+
+
+# Framework-raised HTTP errors get the same codes as our own exceptions.
+_CODES_BY_STATUS = {
+    cls.status_code: cls.code
+    for cls in (
+        NotFoundError,
+        ConflictError,
+        ValidationFailed,
+        UnauthorizedError,
+        ForbiddenError,
+        RateLimitedError,
+        ServiceUnavailableError,
+    )
+}
+
+
+def error_body(
+    code: str, message: str, *, details: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The envelope as a dict, stamped with the current request id."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "request_id": get_request_id(),
+            "details": jsonable_encoder(list(details or [])),
+        }
+    }
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    details: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The one way to build an error response, for handlers and pure ASGI middleware alike."""
+    return JSONResponse(
+        error_body(code, message, details=details), status_code=status_code, headers=headers
+    )
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route, so OpenAPI documents the envelope for these statuses.
+
+    Listing 422 also replaces FastAPI's default ``HTTPValidationError`` schema.
+    """
+    return {
+        status: {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase}
+        for status in status_codes
+    }
+
+
+async def _handle_app_error(request: Request, exc: AppError) -> Response:
+    return error_response(
+        exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+    )
+
+
+async def _handle_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+    """Routing 404/405 and ``HTTPException`` raised by FastAPI itself or by libraries."""
+    if exc.status_code in {204, 304}:  # these statuses must not carry a body
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    code, phrase = _describe(exc.status_code)
+    message = exc.detail if isinstance(exc.detail, str) else phrase
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+def _describe(status_code: int) -> tuple[str, str]:
+    """A code and a default message for any status, including non-standard ones."""
+    try:
+        status = HTTPStatus(status_code)
+    except ValueError:
+        return "HTTP_ERROR", "HTTP error"
+    return _CODES_BY_STATUS.get(status_code, status.name), status.phrase
+
+
+async def _handle_validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """Keep where and why; drop pydantic's ``input`` and ``ctx``, which echo what was sent."""
+    details = [
+        {
+            "field": ".".join(str(part) for part in error["loc"]),
+            "message": error["msg"],
+            "type": error["type"],
+        }
+        for error in exc.errors()
+    ]
+    return error_response(422, "VALIDATION_ERROR", "The request is not valid.", details=details)
+
+
+async def _handle_unhandled_error(request: Request, exc: Exception) -> Response:
+    """Log the traceback, answer a generic 500.
+
+    Runs in ServerErrorMiddleware, outside every user middleware: the request-id
+    middleware cannot add its header to this response, so the handler does.
+    """
+    request_id = get_request_id()
+    fields = {"method": request.method, "path": request.url.path, "request_id": request_id}
+    logger.exception(
+        "Unhandled error on %s %s (request_id=%s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+        extra={"fields": fields},
+    )
+    settings = getattr(request.app.state, "settings", None)
+    header = settings.request_id_header if settings is not None else "X-Request-ID"
+    headers = {header: request_id} if request_id else None
+    return error_response(500, "INTERNAL_ERROR", INTERNAL_ERROR_MESSAGE, headers=headers)
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Replace FastAPI's ``{"detail": ...}`` bodies with the envelope, everywhere."""
+    app.add_exception_handler(AppError, _handle_app_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(Exception, _handle_unhandled_error)

@@ -1,0 +1,48 @@
+"""One JSON object per log line, so log collectors can index fields, not parse prose.
+
+Structured fields travel on the record as ``extra={"fields": {...}}``; the
+formatter merges them into the line. Everything else is standard ``logging``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+_HANDLER_NAME = "workshop_app.json"
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as a single-line JSON object (level, logger, message, fields)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, object] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            payload["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str)
+
+
+def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -> None:
+    """Send ``workshop_app.*`` logs as JSON to ``stream`` (stderr by default).
+
+    Idempotent: calling it again replaces its own handler instead of adding a
+    second one (duplicate lines). Records still propagate, so pytest's caplog
+    and a root configuration keep working.
+    """
+    logger = logging.getLogger("workshop_app")
+    for handler in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level.upper() if isinstance(level, str) else level)

@@ -1,0 +1,86 @@
+"""The application factory: every call builds an independent, fully wired app.
+
+Serve it with::
+
+    uvicorn workshop_app.main:create_app --factory
+
+A factory instead of a module-level ``app`` means importing this module has no side
+effects, and tests or notebooks can build apps with different settings side by side.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from workshop_app.config import Settings, get_settings
+from workshop_app.database import create_engine, ping
+from workshop_app.errors import register_error_handlers
+from workshop_app.middleware import register_middleware
+from workshop_app.routers import register_routers
+
+logger = logging.getLogger("workshop_app")
+
+
+class State(TypedDict):
+    """Lifespan state; the server hands every request a shallow copy as ``request.state``."""
+
+    settings: Settings
+    engine: AsyncEngine
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+    """Open the engine, prove the database answers, and dispose of it on shutdown.
+
+    Pinging here makes a bad database configuration stop the server at startup
+    rather than fail the first request.
+    """
+    settings: Settings = app.state.settings
+    try:
+        engine = create_engine(settings)
+    except Exception as exc:
+        raise RuntimeError(_startup_failure(settings, exc)) from exc
+    try:
+        await ping(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise RuntimeError(_startup_failure(settings, exc)) from exc
+    logger.info("Started %s %s (%s)", settings.app_name, settings.app_version, settings.environment)
+    try:
+        yield {"settings": settings, "engine": engine}
+    finally:
+        await engine.dispose()
+        logger.info("Stopped %s", settings.app_name)
+
+
+def _startup_failure(settings: Settings, exc: Exception) -> str:
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (
+        f"Cannot connect to the database at startup ({type(exc).__name__}). "
+        f"Check WORKSHOP_DATABASE_URL (currently {url!r})."
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; without ``settings`` it uses the process-wide ``get_settings()``.
+
+    ``settings.debug`` is deliberately not passed to FastAPI: Starlette's debug mode
+    answers 500s with an HTML traceback instead of the error envelope.
+    """
+    settings = settings if settings is not None else get_settings()
+    app = FastAPI(
+        title=settings.app_name,
+        version=settings.app_version,
+        description=settings.app_description,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    register_middleware(app, settings)
+    register_error_handlers(app)
+    register_routers(app)
+    return app
