@@ -228,6 +228,11 @@ CASES = [
         id="short-answer-not-a-number",
     ),
     pytest.param(
+        question("short", answer=["201", {"code": 201}]),
+        ["question 'type_it'", "'answer item 2' must be a string, number or boolean"],
+        id="short-answer-not-a-scalar",
+    ),
+    pytest.param(
         question("short", normalize="exact"),
         ["question 'type_it'", "'normalize' must be one of", "'number'", "got 'exact'"],
         id="unknown-normalize",

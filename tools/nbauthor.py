@@ -5,6 +5,9 @@
 
 A draft is the notebook's cells in order, each starting with a line
 ``#%% markdown`` or ``#%% code`` (markdown is written as-is, not commented).
+``#%% writefile ../workshop_app/config.py`` makes a ``%%writefile`` cell whose
+body is the module's current text, so a cell and its file cannot drift while
+drafting (the path is relative to the notebook's folder).
 ``build`` keeps no outputs: run ``python3 workshop.py regen NAME`` afterwards.
 Cell ids are derived from the position, so rebuilding does not churn them.
 The .ipynb stays the source of truth; drafts are scratch files, not committed.
@@ -18,21 +21,36 @@ from pathlib import Path
 
 import nbformat
 
-MARKER = re.compile(r"^#%% (markdown|code)\s*$")
+MARKER = re.compile(r"^#%% (markdown|code|writefile (\S+))\s*$")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
-def parse(text: str) -> list[tuple[str, str]]:
-    cells: list[tuple[str, list[str]]] = []
+def parse(text: str, folder: Path) -> list[tuple[str, str]]:
+    """The draft's cells as (kind, source); ``folder`` resolves writefile paths."""
+    cells: list[tuple[str, str]] = []
+    kind, lines = None, []
+
+    def close() -> None:
+        if kind == "writefile" and any(line.strip() for line in lines):
+            raise SystemExit("Nothing may follow a '#%% writefile' line but the next cell marker.")
+        if kind in ("markdown", "code"):
+            cells.append((kind, "\n".join(lines).strip("\n")))
+
     for line in text.splitlines():
         match = MARKER.match(line)
-        if match:
-            cells.append((match.group(1), []))
-        elif cells:
-            cells[-1][1].append(line)
-        elif line.strip():
-            raise SystemExit("A draft must start with '#%% markdown' or '#%% code'.")
-    return [(kind, "\n".join(lines).strip("\n")) for kind, lines in cells]
+        if not match:
+            if kind is None and line.strip():
+                raise SystemExit("A draft must start with '#%% markdown' or '#%% code'.")
+            lines.append(line)
+            continue
+        close()
+        kind, lines = match.group(1).split()[0], []
+        if kind == "writefile":
+            module = (folder / match.group(2)).read_text(encoding="utf-8")
+            # %%writefile writes the cell body plus one newline, which IPython adds back.
+            cells.append(("code", f"%%writefile {match.group(2)}\n{module.removesuffix(chr(10))}"))
+    close()
+    return cells
 
 
 def build(draft: Path, target: Path) -> None:
@@ -41,7 +59,8 @@ def build(draft: Path, target: Path) -> None:
         "kernelspec": KERNELSPEC,
         "language_info": {"name": "python"},
     }
-    for index, (kind, src) in enumerate(parse(draft.read_text(encoding="utf-8"))):
+    cells = parse(draft.read_text(encoding="utf-8"), target.parent)
+    for index, (kind, src) in enumerate(cells):
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
         cell = make(src)
         cell.id = f"{target.stem[:2]}-{index:03d}"

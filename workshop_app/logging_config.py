@@ -32,11 +32,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -> None:
-    """Send ``workshop_app.*`` logs as JSON to ``stream`` (stderr by default).
+    """Send ``workshop_app.*`` logs at ``level`` and above as JSON to ``stream`` (stderr).
 
-    Idempotent: calling it again replaces its own handler instead of adding a
-    second one (duplicate lines). Records still propagate, so pytest's caplog
-    and a root configuration keep working.
+    The level is set on our handler, not on the logger: the logger lets every
+    record through, so a test or notebook can attach its own handler at another
+    level without fighting this one. Idempotent: calling it again replaces its
+    own handler instead of adding a second one (duplicate lines). Records still
+    propagate, so pytest's caplog and a root configuration keep working.
     """
     logger = logging.getLogger("workshop_app")
     for handler in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
@@ -44,5 +46,6 @@ def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonFormatter())
+    handler.setLevel(level.upper() if isinstance(level, str) else level)
     logger.addHandler(handler)
-    logger.setLevel(level.upper() if isinstance(level, str) else level)
+    logger.setLevel(logging.DEBUG)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from workshop_app.config import Settings, get_settings
 from workshop_app.database import create_engine, ping
 from workshop_app.errors import register_error_handlers
+from workshop_app.logging_config import configure_logging
 from workshop_app.middleware import register_middleware
 from workshop_app.routers import register_routers
 
@@ -35,12 +36,13 @@ class State(TypedDict):
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-    """Open the engine, prove the database answers, and dispose of it on shutdown.
+    """Set up logging, open the engine, prove the database answers; dispose of it on shutdown.
 
     Pinging here makes a bad database configuration stop the server at startup
     rather than fail the first request.
     """
     settings: Settings = app.state.settings
+    configure_logging(settings.log_level)
     try:
         engine = create_engine(settings)
     except Exception as exc:

@@ -147,6 +147,14 @@ def _allowed_keys(field: Sequence[Any], kind: str | None) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
+def _with_field(name: str, reason: str) -> str:
+    """Validators phrase field-level problems as predicates ("is empty", "must be ..."), the
+    field's name goes in front; whole sentences from model validators pass unchanged."""
+    if name and reason.startswith(("is ", "must ")):
+        return f"{name!r} {reason}"
+    return reason
+
+
 def _suggestion(key: str, allowed: list[str]) -> str:
     """A typo gets its likely fix; anything else gets the list of keys there are."""
     guess = difflib.get_close_matches(key, allowed, n=1)
@@ -181,7 +189,7 @@ def _describe(item: Mapping[str, Any], field: Sequence[Any], kind: str | None) -
         return f"unknown key {name!r}{_suggestion(str(field[-1]), _allowed_keys(field, kind))}"
     if kind_of in ("value_error", "assertion_error"):
         reason = str(ctx.get("error", item["msg"]))
-        return f"{name!r} {reason}" if reason == "is empty" else reason
+        return _with_field(name, reason)
     return _describe_type(kind_of, name, value, ctx, item["msg"], kind)
 
 
@@ -229,7 +237,7 @@ def _describe_top(item: Mapping[str, Any], loc: Sequence[Any]) -> str:
         return f"unknown top-level key {name!r}{_suggestion(name, allowed)}"
     if kind_of in ("value_error", "assertion_error"):
         reason = str((item.get("ctx") or {}).get("error", item["msg"]))
-        return f"{name!r} {reason}" if reason == "is empty" else reason
+        return _with_field(name, reason)
     return _describe_type(
         kind_of, name, item.get("input"), item.get("ctx") or {}, item["msg"], None
     )

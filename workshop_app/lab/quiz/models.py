@@ -32,7 +32,6 @@ from workshop_app.lab.quiz.normalize import (
     prediction_key,
 )
 
-QUESTION_KINDS = ("single", "multiple", "short", "predict")
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 MAX_REPEAT = 1000
 
@@ -257,6 +256,7 @@ MODEL_BY_KIND: dict[str, type[_Question]] = {
     "short": ShortAnswer,
     "predict": Predict,
 }
+QUESTION_KINDS = tuple(MODEL_BY_KIND)
 
 
 class BankFile(BaseModel):

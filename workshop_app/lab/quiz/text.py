@@ -52,6 +52,8 @@ def request_text(question: Predict) -> str:
     lines = [f"{request.method} {request.path}"]
     lines += [f"{name}: {value}" for name, value in request.headers.items()]
     if request.body is not None:
+        if not any(name.lower() == "content-type" for name in request.headers):
+            lines.append("Content-Type: application/json")  # what httpx sends with json=
         lines += ["", json.dumps(request.body, ensure_ascii=False, sort_keys=True)]
     return "\n".join(lines)
 
@@ -83,8 +85,9 @@ def render_text(bank: Bank) -> str:
         lines.append(f"{number}. {prompt[0]}")
         lines += [f"   {line}".rstrip() for line in prompt[1:]]
         if isinstance(question, Predict):
-            lines += [f"   {line}".rstrip() for line in request_text(question).splitlines()]
-            lines.append(f"   ({request_context(question)})")
+            lines += ["", "   Request:"]
+            lines += [f"       {line}".rstrip() for line in request_text(question).splitlines()]
+            lines.append(f"   {request_context(question)}")
         if isinstance(question, SingleChoice | MultipleChoice | Predict) and question.options:
             for position, (_, option) in enumerate(displayed_options(bank, question)):
                 lines.append(f"   {letter(position)}) {option}")
@@ -99,7 +102,7 @@ def render_html(bank: Bank) -> str:
     for question in bank.questions:
         parts = [prompt_html(question.prompt)]
         if isinstance(question, Predict):
-            parts.append(f"<pre>{html.escape(request_text(question))}</pre>")
+            parts.append(f"<p>Request:</p><pre>{html.escape(request_text(question))}</pre>")
             parts.append(f"<p>{html.escape(request_context(question))}</p>")
         if isinstance(question, SingleChoice | MultipleChoice | Predict) and question.options:
             options = "".join(

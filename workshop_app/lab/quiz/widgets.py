@@ -15,7 +15,13 @@ from typing import Any
 import ipywidgets as widgets
 
 from workshop_app.lab.quiz import predict
-from workshop_app.lab.quiz.grading import Grade, describe_target, grade, observe
+from workshop_app.lab.quiz.grading import (
+    Grade,
+    ObservationError,
+    describe_target,
+    grade,
+    observe,
+)
 from workshop_app.lab.quiz.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
 from workshop_app.lab.quiz.shuffle import displayed_options
 from workshop_app.lab.quiz.text import inline_html, instruction, prompt_html, request_text
@@ -39,7 +45,7 @@ class QuestionView:
         self.number = number
         self.question = question
         self.actual: str | None = None
-        self.last_grade: Grade | None = None
+        self.problem: str | None = None
         label = f"question {number}"
         self.heading = widgets.HTML(
             f"<h4>Question {number} of {len(quiz.bank)}</h4>{prompt_html(question.prompt)}"
@@ -107,7 +113,6 @@ class QuestionView:
             placeholder="Type your prediction" if is_predict else "Type your answer",
             description="Your prediction:" if is_predict else "Answer:",
             tooltip=f"Your answer to {label}",
-            continuous_update=False,
             style=_WIDE,
         )
 
@@ -118,28 +123,37 @@ class QuestionView:
         return self.input.value
 
     def run(self, _button: widgets.Button | None = None) -> str | None:
-        """Send the request to a fresh app; show the response next to the prediction."""
+        """Send the request to a fresh app; show the response next to the prediction.
+
+        Returns the observed value, or None (with `self.problem` saying why) when the app
+        could not be run or its response lacks what the question asks about.
+        """
         assert isinstance(self.question, Predict)
+        self.actual, self.problem = None, None
         prediction = html.escape(str(self.input.value or "").strip() or "(none yet)")
         try:
             response = predict.run(self.question)
-            self.actual = observe(self.question, response)
         except Exception as error:  # the learner's app, whatever it did: show, never raise
-            self.actual = None
+            self.problem = "The request could not be run"
             self.response.value = (
-                '<div role="status"><strong>The request could not be run:</strong> '
+                f'<div role="status"><strong>{self.problem}:</strong> '
                 f"<code>{html.escape(type(error).__name__)}: {html.escape(str(error))}</code>"
                 "</div>"
             )
             return None
         from workshop_app.lab.display import response_html
 
-        observed = html.escape(describe_target(self.question))
+        what = html.escape(describe_target(self.question))
+        try:
+            self.actual = observe(self.question, response)
+            observed = f"{what}: <code>{html.escape(self.actual)}</code>"
+        except ObservationError as error:
+            self.problem = f"The response has no answer to this question ({error})"
+            observed = html.escape(str(error))
         self.response.value = (
             '<div role="status" style="display:flex;gap:2em;flex-wrap:wrap">'
             f"<div><strong>Your prediction</strong><br><code>{prediction}</code></div>"
-            f"<div><strong>The app answered</strong> ({observed}: "
-            f"<code>{html.escape(self.actual)}</code>){response_html(response)}</div>"
+            f"<div><strong>The app answered</strong> ({observed}){response_html(response)}</div>"
             "</div>"
         )
         return self.actual
@@ -148,19 +162,18 @@ class QuestionView:
         """Grade the current answer, show verdict and explanation, record the attempt.
 
         A prediction is graded against the app's real answer, so the request is run on every
-        check (the learner may have changed the app since); if it cannot run, the bank's
-        answer is the fallback and the feedback says so.
+        check (the learner may have changed the app since); if that gives no answer, the
+        bank's answer is the fallback and the feedback says so.
         """
         answer = self.answer()
         note = ""
         if isinstance(self.question, Predict):
             actual = self.run()
             if actual is None:
-                note = "The request could not be run, so this was graded against the quiz's answer."
+                note = f"{self.problem}, so this was graded against the quiz's answer."
             result = grade(self.question, answer, actual=actual)
         else:
             result = grade(self.question, answer)
-        self.last_grade = result
         saved = self.quiz.record(self.question, result, answer)
         self.feedback.value = self._feedback_html(result, " ".join(filter(None, [note, saved])))
         return result
