@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for learners, instructors and CI; standard library only.
 
-    python3 workshop.py lab      set up .venv if needed, then open JupyterLab on the welcome notebook
+    python3 workshop.py lab      set up .venv if needed, open JupyterLab on the welcome notebook
     python3 workshop.py test     set up .venv if needed, then run the whole test suite
     python3 workshop.py regen    re-execute notebooks in fresh kernels and store their outputs
     python3 workshop.py setup    only create or update .venv
@@ -43,8 +43,6 @@ def install_fingerprint() -> str:
 
 def setup() -> Path:
     """Create .venv and install the pinned set, unless it is already up to date."""
-    if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     python = venv_python()
     fingerprint = install_fingerprint()
     if python.exists() and STAMP.exists() and STAMP.read_text() == fingerprint:

@@ -150,9 +150,7 @@ def app_modules(app_dir: Path = APP_DIR) -> list[Path]:
     return found
 
 
-def writefile_problems(
-    paths: list[Path] | None = None, app_dir: Path = APP_DIR
-) -> list[str]:
+def writefile_problems(paths: list[Path] | None = None, app_dir: Path = APP_DIR) -> list[str]:
     """Each %%writefile cell equals its file; each app module is written by exactly one notebook."""
     problems = []
     writes = written_files(paths)

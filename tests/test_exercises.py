@@ -26,7 +26,7 @@ from workshop_app.lab.exercises import (
 )
 from workshop_app.lab.exercises._registry import registry
 from workshop_app.lab.paths import REPO_ROOT
-from workshop_app.lab.progress import ENV_VAR, ProgressStore
+from workshop_app.lab.progress_store import ENV_VAR, ProgressStore
 
 HELLO = "00.hello_app"
 

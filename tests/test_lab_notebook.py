@@ -13,7 +13,9 @@ from workshop_app.lab import notebook
 @pytest.fixture(autouse=True)
 def keep_app_modules():
     """Put the forgotten modules back, so later tests share one set of classes."""
-    saved = {name: module for name, module in sys.modules.items() if name.startswith("workshop_app")}
+    saved = {
+        name: module for name, module in sys.modules.items() if name.startswith("workshop_app")
+    }
     yield
     sys.modules.update(saved)
 

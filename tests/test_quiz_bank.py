@@ -9,9 +9,9 @@ from pydantic import ValidationError
 from quiz_helpers import VALID, question, write_bank
 
 from workshop_app.lab.paths import DATA_DIR
-from workshop_app.lab.quiz import QuizBankError, load_bank
-from workshop_app.lab.quiz.bank import QUIZ_DIR, bank_path
-from workshop_app.lab.quiz.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
+from workshop_app.lab.quizzes import QuizBankError, load_bank
+from workshop_app.lab.quizzes.bank import QUIZ_DIR, bank_path
+from workshop_app.lab.quizzes.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
 
 SHIPPED_BANKS = sorted(QUIZ_DIR.glob("*.toml"))
 KNOWN_KINDS = "'single', 'multiple', 'short', 'predict'"

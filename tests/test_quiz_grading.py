@@ -12,11 +12,11 @@ import httpx
 import pytest
 from quiz_helpers import question, write_bank
 
-from workshop_app.lab.quiz import Grade, grade, load_bank, observe
-from workshop_app.lab.quiz.grading import ObservationError
-from workshop_app.lab.quiz.models import Bank
-from workshop_app.lab.quiz.normalize import header, number, prediction_key, word
-from workshop_app.lab.quiz.shuffle import displayed_options, option_order
+from workshop_app.lab.quizzes import Grade, grade, load_bank, observe
+from workshop_app.lab.quizzes.grading import ObservationError
+from workshop_app.lab.quizzes.models import Bank
+from workshop_app.lab.quizzes.normalize import header, number, prediction_key, word
+from workshop_app.lab.quizzes.shuffle import displayed_options, option_order
 
 
 def load(tmp_path: Path, *entries: dict, **top: object) -> Bank:
@@ -265,7 +265,7 @@ def test_option_order_is_pinned() -> None:
 @pytest.mark.parametrize("hash_seed", ["0", "1", "12345"])
 def test_option_order_is_the_same_in_another_process(hash_seed: str) -> None:
     code = (
-        "from workshop_app.lab.quiz.shuffle import option_order;"
+        "from workshop_app.lab.quizzes.shuffle import option_order;"
         "print([option_order('nb', q, 7) for q in ('x', 'y', 'z')])"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from quiz_helpers import question, write_bank
 
-from workshop_app.lab.quiz import grade, load_bank, observe
-from workshop_app.lab.quiz.bank import QUIZ_DIR
-from workshop_app.lab.quiz.models import Predict
-from workshop_app.lab.quiz.normalize import prediction_key
-from workshop_app.lab.quiz.predict import build_app, run
+from workshop_app.lab.quizzes import grade, load_bank, observe
+from workshop_app.lab.quizzes.bank import QUIZ_DIR
+from workshop_app.lab.quizzes.models import Predict
+from workshop_app.lab.quizzes.normalize import prediction_key
+from workshop_app.lab.quizzes.predict import build_app, run
 
 SHIPPED_PREDICTS = [
     pytest.param(path, entry.id, id=f"{path.stem}:{entry.id}")

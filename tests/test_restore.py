@@ -13,17 +13,20 @@ from pathlib import Path
 import pytest
 
 from workshop_app.lab.paths import REPO_ROOT
-from workshop_app.lab.restore import (
+from workshop_app.lab.reference import (
     SNAPSHOT_PATH,
     ModuleStatus,
     build_snapshot,
     changed_modules,
-    main,
     reference_files,
     restore,
     snapshot_is_current,
     write_snapshot,
 )
+
+SNAPSHOT_TOOL = REPO_ROOT / "tools" / "snapshot.py"
+sys.path.insert(0, str(SNAPSHOT_TOOL.parent))
+from snapshot import main  # noqa: E402
 
 MODULES = {
     "workshop_app/__init__.py": '"""Package."""\n',
@@ -181,7 +184,7 @@ def test_an_unknown_path_lists_the_valid_ones_and_writes_nothing(root: Path) -> 
 
 def test_a_missing_snapshot_is_explained_not_raised(tmp_path: Path) -> None:
     (tmp_path / "workshop_app").mkdir()
-    message = "Rebuild it with `python -m workshop_app.lab.restore --write-snapshot`"
+    message = "Rebuild it with `python tools/snapshot.py --write-snapshot`"
     assert message in repr(changed_modules(tmp_path))
     assert message in repr(restore(root=tmp_path))
     assert not snapshot_is_current(tmp_path)
@@ -200,20 +203,13 @@ def test_check_reports_a_stale_snapshot(root: Path, capsys: pytest.CaptureFixtur
 
 def test_the_command_line_runs_as_a_module(root: Path) -> None:
     _write(root, "workshop_app/config.py", "changed = True\n")
-    command = [sys.executable, "-m", "workshop_app.lab.restore", "--check", "--root", str(root)]
+    command = [sys.executable, str(SNAPSHOT_TOOL), "--check", "--root", str(root)]
 
     stale = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert stale.returncode == 1, stale.stderr
     assert "is stale" in stale.stderr
 
-    write = [
-        sys.executable,
-        "-m",
-        "workshop_app.lab.restore",
-        "--write-snapshot",
-        "--root",
-        str(root),
-    ]
+    write = [sys.executable, str(SNAPSHOT_TOOL), "--write-snapshot", "--root", str(root)]
     assert subprocess.run(write, capture_output=True, timeout=60).returncode == 0
     assert subprocess.run(command, capture_output=True, timeout=60).returncode == 0
 
@@ -236,7 +232,7 @@ def test_a_copy_of_the_real_app_round_trips(tmp_path: Path) -> None:
 def test_the_repository_snapshot_is_current() -> None:
     """Fails when a reference module changed without `--write-snapshot` (the regen tool runs it)."""
     result = subprocess.run(
-        [sys.executable, "-m", "workshop_app.lab.restore", "--check"],
+        [sys.executable, str(SNAPSHOT_TOOL), "--check"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -251,9 +247,9 @@ def test_an_unreadable_snapshot_version_is_explained(root: Path) -> None:
 
 
 def test_lab_restore_is_the_function_even_after_the_module_is_imported() -> None:
-    """``workshop_app.lab.restore`` is also a module name: importing it must not shadow it."""
+    """Importing the module must not shadow the public ``lab.restore`` function."""
     script = (
-        "import workshop_app.lab.restore as module\n"
+        "import workshop_app.lab.reference as module\n"
         "from workshop_app import lab\n"
         "assert lab.restore is module.restore, lab.restore\n"
         "assert lab.changed_modules is module.changed_modules\n"

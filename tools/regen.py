@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
         nb = execute(path)
         nbformat.write(nb, path)
         print(f"{path.name}: {time.perf_counter() - started:.1f} s", flush=True)
-    from workshop_app.lab.restore import write_snapshot
+    from workshop_app.lab.reference import write_snapshot
 
     print(f"reference snapshot: {write_snapshot()}")
     return 0

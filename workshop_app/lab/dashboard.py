@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from .exercises import exercises_for
 from .paths import DATA_DIR, NOTEBOOKS_DIR
-from .progress import NotebookProgress, Progress, ProgressStore, default_store
+from .progress_store import NotebookProgress, Progress, ProgressStore, default_store
 
 NOTEBOOK_FILE = re.compile(r"^(\d\d_\w+)\.ipynb$")
 HEADERS = ("Notebook", "Quiz", "Exercises")

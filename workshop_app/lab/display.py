@@ -33,10 +33,7 @@ def _status_line(response: httpx.Response) -> str:
 
 
 def _headers(response: httpx.Response, names: Iterable[str] | None) -> list[tuple[str, str]]:
-    if names is None:
-        wanted = KEY_HEADERS
-    else:
-        wanted = tuple(name.lower() for name in names)
+    wanted = KEY_HEADERS if names is None else tuple(name.lower() for name in names)
     return [(name, response.headers[name]) for name in wanted if name in response.headers]
 
 

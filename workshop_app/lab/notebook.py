@@ -68,9 +68,7 @@ def _forget_sqlmodel_tables() -> None:
     sqlmodel.SQLModel.metadata.clear()
     # The class registry still remembers the old classes by name; declaring them again
     # warns, which is expected here and harmless because the old classes are unused.
-    warnings.filterwarnings(
-        "ignore", message=r"This declarative base already contains a class"
-    )
+    warnings.filterwarnings("ignore", message=r"This declarative base already contains a class")
 
 
 class _ListHandler(logging.Handler):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import run_sync
-from ..progress import ProgressStore, default_store
+from ..progress_store import ProgressStore, default_store
 from ._base import Exercise, ExerciseFailed
 from ._registry import UnknownExerciseError, get_exercise
 

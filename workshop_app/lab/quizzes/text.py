@@ -15,9 +15,9 @@ import re
 import string
 import textwrap
 
-from workshop_app.lab.quiz.grading import describe_target
-from workshop_app.lab.quiz.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
-from workshop_app.lab.quiz.shuffle import displayed_options
+from workshop_app.lab.quizzes.grading import describe_target
+from workshop_app.lab.quizzes.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
+from workshop_app.lab.quizzes.shuffle import displayed_options
 
 AnyQuestion = SingleChoice | MultipleChoice | ShortAnswer | Predict
 

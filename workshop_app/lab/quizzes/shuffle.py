@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from workshop_app.lab.quiz.models import Bank, MultipleChoice, Predict, SingleChoice
+from workshop_app.lab.quizzes.models import Bank, MultipleChoice, Predict, SingleChoice
 
 
 def option_order(quiz_id: str, question_id: str, count: int) -> list[int]:

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from workshop_app.lab.quiz.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
-from workshop_app.lab.quiz.normalize import NORMALIZERS, as_text, prediction_key
+from workshop_app.lab.quizzes.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
+from workshop_app.lab.quizzes.normalize import NORMALIZERS, as_text, prediction_key
 
 AnyQuestion = SingleChoice | MultipleChoice | ShortAnswer | Predict
 

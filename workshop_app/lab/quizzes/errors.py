@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from workshop_app.lab.paths import REPO_ROOT
-from workshop_app.lab.quiz.models import (
+from workshop_app.lab.quizzes.models import (
     MODEL_BY_KIND,
     QUESTION_KINDS,
     BankFile,

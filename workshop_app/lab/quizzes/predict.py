@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from workshop_app.lab.quiz.models import Predict
+from workshop_app.lab.quizzes.models import Predict
 
 
 def build_app(question: Predict) -> Any:

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from workshop_app.lab.paths import DATA_DIR
-from workshop_app.lab.quiz.errors import Problem, QuizBankError, duplicate_ids, translate
-from workshop_app.lab.quiz.models import Bank, BankFile
+from workshop_app.lab.quizzes.errors import Problem, QuizBankError, duplicate_ids, translate
+from workshop_app.lab.quizzes.models import Bank, BankFile
 
 QUIZ_DIR = DATA_DIR / "quizzes"
 

@@ -14,17 +14,17 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workshop_app.lab.quiz import predict
-from workshop_app.lab.quiz.grading import (
+from workshop_app.lab.quizzes import predict
+from workshop_app.lab.quizzes.grading import (
     Grade,
     ObservationError,
     describe_target,
     grade,
     observe,
 )
-from workshop_app.lab.quiz.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
-from workshop_app.lab.quiz.shuffle import displayed_options
-from workshop_app.lab.quiz.text import inline_html, instruction, prompt_html, request_text
+from workshop_app.lab.quizzes.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
+from workshop_app.lab.quizzes.shuffle import displayed_options
+from workshop_app.lab.quizzes.text import inline_html, instruction, prompt_html, request_text
 
 AnyQuestion = SingleChoice | MultipleChoice | ShortAnswer | Predict
 
@@ -231,7 +231,7 @@ class QuizView:
         self.best[question.id] = max(self.best.get(question.id, 0.0), result.score)
         self.score.value = self._score_html()
         try:
-            from workshop_app.lab.progress import default_store
+            from workshop_app.lab.progress_store import default_store
 
             default_store().record_quiz_answer(
                 self.bank.notebook_id,

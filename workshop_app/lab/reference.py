@@ -4,22 +4,20 @@ Learners edit the app's modules from notebook cells, and a broken module breaks
 every later notebook. A snapshot of every reference module ships with the repo
 (``data/reference/app_modules.json``), so the comparison and the repair work
 without git: on Binder, or from a zip download. The snapshot is rebuilt by the
-regeneration tool: ``python -m workshop_app.lab.restore --write-snapshot``.
+regeneration tool: ``python tools/snapshot.py --write-snapshot``.
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import html
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .paths import REPO_ROOT
-from .progress import atomic_write_text
+from .progress_store import atomic_write_text
 
 SNAPSHOT_PATH = Path("data/reference/app_modules.json")
 SNAPSHOT_VERSION = 1
@@ -77,7 +75,7 @@ def load_snapshot(root: Path = REPO_ROOT) -> dict[str, str]:
         raise SnapshotError(
             f"Cannot read the reference snapshot {SNAPSHOT_PATH.as_posix()} "
             f"({type(exc).__name__}). Rebuild it with "
-            "`python -m workshop_app.lab.restore --write-snapshot`, or download the repo again."
+            "`python tools/snapshot.py --write-snapshot`, or download the repo again."
         ) from None
     if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
         raise SnapshotError(
@@ -245,35 +243,3 @@ def restore(path: str | None = None, root: Path = REPO_ROOT) -> RestoreResult:
     for relpath in wanted:
         atomic_write_text(root / relpath, reference[relpath])
     return RestoreResult(restored=wanted)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workshop_app.lab.restore", description=__doc__)
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write-snapshot", action="store_true", help="record the current modules")
-    action.add_argument("--check", action="store_true", help="exit 1 if the snapshot is stale")
-    parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.write_snapshot:
-        print(f"Wrote {write_snapshot(args.root)}")
-        return 0
-    if args.check:
-        if snapshot_is_current(args.root):
-            print("The reference snapshot is current.")
-            return 0
-        changes = changed_modules(args.root)
-        if changes.error:
-            print(changes.error, file=sys.stderr)
-        else:
-            print(
-                f"{args.root / SNAPSHOT_PATH} is stale. Rebuild it with "
-                f"`python -m workshop_app.lab.restore --write-snapshot`.\n{changes!r}",
-                file=sys.stderr,
-            )
-        return 1
-    print(repr(changed_modules(args.root)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

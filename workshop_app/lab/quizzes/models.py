@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from workshop_app.lab.quiz.normalize import (
+from workshop_app.lab.quizzes.normalize import (
     NORMALIZERS,
     Normalize,
     Target,

@@ -11,12 +11,12 @@ from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workshop_app.lab.quiz.bank import load_bank
-from workshop_app.lab.quiz.models import Bank
-from workshop_app.lab.quiz.text import render_html, render_text
+from workshop_app.lab.quizzes.bank import load_bank
+from workshop_app.lab.quizzes.models import Bank
+from workshop_app.lab.quizzes.text import render_html, render_text
 
 if TYPE_CHECKING:
-    from workshop_app.lab.quiz.widgets import QuizView
+    from workshop_app.lab.quizzes.widgets import QuizView
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -32,7 +32,7 @@ class Quiz:
     def view(self) -> QuizView:
         """The widget tree, built on first use (and then reused: one quiz, one state)."""
         if self._view is None:
-            from workshop_app.lab.quiz.widgets import QuizView
+            from workshop_app.lab.quizzes.widgets import QuizView
 
             self._view = QuizView(self.bank)
         return self._view
