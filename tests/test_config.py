@@ -133,11 +133,82 @@ def test_log_level_is_normalised_and_checked():
         Settings(log_level="LOUD")
 
 
+PRODUCTION = {
+    "environment": "production",
+    "api_key": SECRET,
+    "database_url": "postgresql+asyncpg://orders@db.internal/orders",
+}
+
+
 def test_debug_is_refused_in_production():
-    assert Settings(environment="production").debug is False
+    assert Settings(**PRODUCTION).debug is False
     assert Settings(environment="development", debug=True).debug is True
     with pytest.raises(ValidationError, match="WORKSHOP_DEBUG must be false"):
-        Settings(environment="production", debug=True)
+        Settings(**PRODUCTION, debug=True)
+
+
+@pytest.mark.parametrize(
+    ("unset", "named"),
+    [
+        (("api_key",), "WORKSHOP_API_KEY must be set"),
+        (("database_url",), "WORKSHOP_DATABASE_URL must be set"),
+        (("api_key", "database_url"), "WORKSHOP_API_KEY and WORKSHOP_DATABASE_URL must be set"),
+    ],
+)
+def test_production_refuses_development_defaults(unset, named):
+    given = {key: value for key, value in PRODUCTION.items() if key not in unset}
+    with pytest.raises(ValidationError, match=named):
+        Settings(**given)
+    Settings(**{**given, "environment": "test"})  # only production insists
+
+
+def test_a_misspelled_variable_cannot_slip_production_onto_the_defaults(monkeypatch):
+    monkeypatch.setenv("WORKSHOP_ENVIRONMENT", "production")
+    monkeypatch.setenv("WORKSHOP_DATABASE_URL", PRODUCTION["database_url"])
+    monkeypatch.setenv("WORKSHOP_APIKEY", SECRET)  # typo: no such setting, silently ignored
+
+    with pytest.raises(ValidationError, match="WORKSHOP_API_KEY must be set") as caught:
+        Settings()
+    assert SECRET not in str(caught.value)
+
+    monkeypatch.setenv("WORKSHOP_API_KEY", SECRET)
+    assert Settings().api_key.get_secret_value() == SECRET
+
+
+def test_database_url_is_kept_out_of_the_repr():
+    url = "postgresql+asyncpg://orders:hunter2-pw@db.internal/orders"
+    settings = Settings(database_url=url)
+    assert "hunter2-pw" not in repr(settings) and "database_url" not in repr(settings)
+    assert settings.database_url == url
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [("0", False), ("false", False), ("False", False), ("no", False), ("off", False)]
+    + [("1", True), ("true", True), ("yes", True), ("on", True)],
+)
+def test_boolean_variables_parse_words_not_truthiness(monkeypatch, raw, parsed):
+    monkeypatch.setenv("WORKSHOP_RATE_LIMIT_ENABLED", raw)
+    assert Settings().rate_limit_enabled is parsed
+
+
+@pytest.mark.parametrize("raw", ["", "enabled", "2"])
+def test_an_unreadable_boolean_is_rejected(monkeypatch, raw):
+    monkeypatch.setenv("WORKSHOP_DEBUG", raw)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert caught.value.errors()[0]["loc"] == ("debug",)
+
+
+def test_unknown_keys_are_ignored_in_env_and_dotenv(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("WORKSHOP_RATE_LIMT_REQUESTS=5\nPOSTGRES_PASSWORD=x\n")
+    monkeypatch.setenv("WORKSHOP_RATE_LIMT_WINDOW_SECONDS", "1")
+
+    settings = Settings()
+
+    assert settings.rate_limit_requests == 60
+    assert settings.rate_limit_window_seconds == 60.0
+    assert settings.model_extra is None
 
 
 def test_settings_are_immutable():

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from workshop_app.config import Settings
+from workshop_app.database import create_engine
 from workshop_app.dependencies import (
     Caller,
     CallerDep,
@@ -259,6 +260,61 @@ async def test_failed_commit_is_an_error_response_not_a_200(settings, engine, cl
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "INTERNAL_ERROR"
     assert await _names(engine) == []
+
+
+# A deferred foreign key is checked at COMMIT, not at INSERT: a realistic failed commit.
+FK_METADATA = sa.MetaData()
+USERS = sa.Table("dep_users", FK_METADATA, sa.Column("id", sa.Integer, primary_key=True))
+ORDERS = sa.Table(
+    "dep_orders",
+    FK_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.ForeignKey("dep_users.id", deferrable=True, initially="DEFERRED"),
+        nullable=False,
+    ),
+)
+
+
+@pytest.mark.parametrize("url", ["memory", "file"])
+async def test_a_failed_commit_is_rolled_back(settings, client_for, tmp_path, url) -> None:
+    """SQLite keeps the transaction open after a failed COMMIT; the next request must not
+    inherit the rejected row (on a file database the pool hands the connection on)."""
+    database_url = (
+        "sqlite+aiosqlite:///:memory:"
+        if url == "memory"
+        else f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
+    )
+    engine = create_engine(settings.model_copy(update={"database_url": database_url}))
+    async with engine.begin() as conn:
+        await conn.run_sync(FK_METADATA.create_all)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
+        yield {"settings": settings, "engine": engine}
+
+    app = small_app(settings, lifespan)
+
+    @app.post("/orders")
+    async def add(user_id: int, session: SessionDep) -> dict[str, int]:
+        await session.exec(ORDERS.insert().values(user_id=user_id))
+        return {"user_id": user_id}
+
+    @app.get("/orders/count")
+    async def count(session: SessionDep) -> dict[str, int]:
+        total = await session.exec(sa.select(sa.func.count()).select_from(ORDERS))
+        return {"count": total.scalar_one()}
+
+    try:
+        async with client_for(app, raise_app_exceptions=False) as client:
+            rejected = await client.post("/orders", params={"user_id": 42})
+            counted = await client.get("/orders/count")
+    finally:
+        await engine.dispose()
+    assert rejected.status_code == 500
+    assert counted.status_code == 200
+    assert counted.json() == {"count": 0}
 
 
 async def test_one_session_per_request_from_the_lifespan_engine(

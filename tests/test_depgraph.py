@@ -6,6 +6,7 @@ from typing import Annotated
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
+from IPython.core.formatters import DisplayFormatter
 from IPython.display import Markdown
 from pydantic import SecretStr
 
@@ -173,6 +174,32 @@ def test_show_returns_a_mermaid_markdown_block(me_app: FastAPI) -> None:
     assert shown.data == f"```mermaid\n{dependency_graph(me_app, '/me')}\n```"
 
 
+def test_both_displayed_forms_are_the_graph_and_deterministic(me_app: FastAPI) -> None:
+    """nbval compares text/plain: it must be the graph itself, identical on every build."""
+    formatter = DisplayFormatter()
+    first, _ = formatter.format(show_dependency_graph(me_app, "/me"))
+    app = FastAPI()
+    app.include_router(me.router, prefix="/me")
+    again, _ = formatter.format(show_dependency_graph(app, "/me"))
+    assert first["text/plain"] == first["text/markdown"] == shown_block(me_app)
+    assert (again["text/plain"], again["text/markdown"]) == (
+        first["text/plain"],
+        first["text/markdown"],
+    )
+
+
+def shown_block(app: FastAPI) -> str:
+    return f"```mermaid\n{dependency_graph(app, '/me')}\n```"
+
+
+def test_security_schemes_say_where_the_credential_is_read(me_app: FastAPI) -> None:
+    nodes, _ = parse(dependency_graph(me_app, "/me"))
+    [api_key] = node_ids(nodes, "APIKeyHeader")
+    [bearer] = node_ids(nodes, "HTTPBearer")
+    assert "header: X-API-Key" in nodes[api_key]
+    assert "header: Authorization" in nodes[bearer]
+
+
 def test_callable_instances_are_labelled_by_class() -> None:
     class RateCheck:
         def __call__(self) -> int:
@@ -200,3 +227,28 @@ def test_quotes_and_brackets_are_escaped() -> None:
     nodes, _ = parse(graph)
     assert node_ids(nodes, "GET /say/#quot;hi#quot;/#lt;b#gt;")
     assert '"hi"' not in graph
+
+
+def test_boxes_follow_fastapis_cache_key_including_the_exit_scope() -> None:
+    """A yield dependency without a scope is request-scoped: same box as scope="request",
+    another box (and another session at runtime) than SessionDep's scope="function"."""
+    from workshop_app.dependencies import get_session
+
+    app = FastAPI()
+
+    @app.get("/s")
+    async def endpoint(
+        a: SessionDep,
+        b: SessionDep,
+        c: Annotated[object, Depends(get_session)],
+        d: Annotated[object, Depends(get_session, scope="request")],
+    ) -> None:
+        return None
+
+    nodes, edges = parse(dependency_graph(app, "/s"))
+    sessions = node_ids(nodes, "get_session")
+    assert len(sessions) == 2
+    labels = sorted(nodes[i][1] for i in sessions)
+    assert labels == ["yield, exits after response", "yield, exits before response"]
+    [root] = node_ids(nodes, "GET /s")
+    assert len([e for e in edges if e[0] == root]) == 2  # duplicates drawn once

@@ -238,12 +238,42 @@ def test_error_responses_document_the_envelope_in_openapi(app_settings):
     schema = build_app(app_settings).openapi()
 
     responses = schema["paths"]["/raise/{name}"]["get"]["responses"]
-    assert set(responses) == {"200", "404", "409", "422"}
+    assert set(responses) == {"200", "404", "409", "default"}
     assert responses["404"]["description"] == "Not Found"
-    assert responses["409"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ErrorEnvelope"
-    }
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for status in ("404", "409", "default"):
+        assert responses[status]["content"]["application/json"]["schema"] == envelope
     error_body_schema = schema["components"]["schemas"]["ErrorBody"]
     assert set(error_body_schema["properties"]) == ENVELOPE_KEYS
     detail_schema = schema["components"]["schemas"]["ErrorDetail"]
     assert set(detail_schema["properties"]) == {"field", "message", "type"}
+
+
+def test_every_route_documents_the_envelope_and_never_fastapis_422_shape(app_settings):
+    """A route with parameters would otherwise document ``{"detail": [...]}`` for 422."""
+    schema = build_app(app_settings).openapi()
+
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            default = operation["responses"]["default"]
+            assert default["content"]["application/json"]["schema"] == envelope, (method, path)
+            assert "422" not in operation["responses"], (method, path)
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+@pytest.mark.anyio
+async def test_http_exception_with_a_dict_detail_keeps_the_envelope_shape(client_for, app_settings):
+    app = build_app(app_settings)
+
+    @app.get("/library-error")
+    async def library_error() -> dict:
+        raise HTTPException(400, detail={"internal": "table orders_v2", "hint": "x"})
+
+    async with client_for(app) as client:
+        response = await client.get("/library-error")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"
+    assert response.json()["error"]["message"] == "Bad Request"
+    assert "orders_v2" not in response.text

@@ -265,3 +265,53 @@ async def test_ping_times_out_instead_of_hanging():
 
     with pytest.raises(TimeoutError):
         await ping(HangingEngine(), timeout=0.05)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("aiosqlite_threads_finished")
+async def test_startup_error_names_the_cause_and_the_variable():
+    url = "sqlite+aiosqlite:////nonexistent-workshop-dir/app.db"
+    app = create_app(Settings(database_url=url))
+
+    with pytest.raises(RuntimeError) as caught:
+        async with LifespanManager(app):
+            pytest.fail("startup should have failed")
+
+    assert str(caught.value) == (
+        "Cannot reach the database at startup (OperationalError: unable to open database file). "
+        f"Check WORKSHOP_DATABASE_URL (currently '{url}')."
+    )
+
+
+@pytest.mark.anyio
+async def test_a_missing_driver_is_reported_as_such(monkeypatch):
+    def no_driver(settings):
+        raise ModuleNotFoundError("No module named 'asyncpg'", name="asyncpg")
+
+    monkeypatch.setattr(main, "create_engine", no_driver)
+    app = create_app(Settings(database_url="postgresql+asyncpg://orders:pw-123@db/orders"))
+
+    with pytest.raises(RuntimeError) as caught:
+        async with LifespanManager(app):
+            pytest.fail("startup should have failed")
+
+    message = str(caught.value)
+    assert message.startswith("Cannot create the database engine at startup (ModuleNotFoundError")
+    assert "No module named 'asyncpg'" in message
+    assert "postgresql+asyncpg://orders:***@db/orders" in message
+
+
+@pytest.mark.anyio
+async def test_a_password_in_the_driver_message_is_masked(monkeypatch):
+    def refuses(settings):
+        raise ConnectionError("login orders:pw-123 refused")
+
+    monkeypatch.setattr(main, "create_engine", refuses)
+    app = create_app(Settings(database_url="postgresql+asyncpg://orders:pw-123@db/orders"))
+
+    with pytest.raises(RuntimeError) as caught:
+        async with LifespanManager(app):
+            pytest.fail("startup should have failed")
+
+    assert "(ConnectionError: login orders:*** refused)" in str(caught.value)
+    assert "pw-123" not in str(caught.value)

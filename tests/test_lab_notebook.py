@@ -18,6 +18,10 @@ def keep_app_modules():
     }
     yield
     sys.modules.update(saved)
+    for name, module in saved.items():
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, module)
 
 
 def test_reload_app_forgets_app_modules_but_not_the_toolkit():
@@ -29,6 +33,17 @@ def test_reload_app_forgets_app_modules_but_not_the_toolkit():
     assert "workshop_app.lab.notebook" in sys.modules
     assert "workshop_app" in sys.modules
     assert not any(name.startswith("workshop_app.lab") for name in dropped)
+
+
+def test_reload_app_also_forgets_the_package_attribute():
+    import workshop_app
+    from workshop_app import errors as before
+
+    notebook.reload_app()
+    assert not hasattr(workshop_app, "errors")
+    from workshop_app import errors as after
+
+    assert after is not before
 
 
 def test_reload_app_lets_a_table_class_be_declared_again(tmp_path, monkeypatch):

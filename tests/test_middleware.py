@@ -5,15 +5,19 @@ one test at the end checks the wiring inside the real create_app().
 """
 
 import asyncio
+import importlib
 import io
 import json
 import logging
 import re
+import sys
+import types
 from collections.abc import Callable
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -320,6 +324,45 @@ async def test_crash_client_sees_500_and_log_agrees(
     assert HEX32.fullmatch(record.fields["request_id"])
 
 
+def background_app(task: Callable[[], object]) -> Starlette:
+    async def answer_then_work(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("accepted", background=BackgroundTask(task))
+
+    return Starlette(
+        routes=[Route("/", answer_then_work)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)],
+    )
+
+
+@pytest.mark.anyio
+async def test_duration_ends_at_the_last_byte_not_after_background_tasks(
+    access_caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def slow_task() -> None:
+        await asyncio.sleep(0.5)
+
+    async with client_for(background_app(slow_task)) as client:
+        response = await client.get("/")
+    assert response.status_code == 200
+    [record] = access_records(access_caplog)  # written once the task is done, though
+    assert record.fields["status"] == 200
+    assert record.fields["duration_ms"] < 400  # the request alone takes a few ms
+
+
+@pytest.mark.anyio
+async def test_background_crash_after_a_complete_response_logs_what_the_client_got(
+    access_caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def failing_task() -> None:
+        raise RuntimeError("task failed")
+
+    async with client_for(background_app(failing_task)) as client:
+        with pytest.raises(RuntimeError, match="task failed"):
+            await client.get("/")
+    [record] = access_records(access_caplog)
+    assert record.fields["status"] == 200
+
+
 @pytest.mark.anyio
 async def test_client_is_null_when_the_server_gives_none(
     access_caplog: pytest.LogCaptureFixture,
@@ -553,6 +596,44 @@ async def test_store_sweeps_full_buckets_but_keeps_draining_ones() -> None:
     assert len(store) == 2  # idle forgotten, busy kept, new added
     again = await store.hit("busy", capacity=100, refill_per_second=0.5, now=60.0)
     assert again.remaining == 98  # busy's history survived the sweep
+
+
+@pytest.fixture
+def dropped_app_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget workshop_app.* as lab.reload_app() does; everything is put back afterwards.
+
+    The package object itself survives a reload, still holding attributes that point at
+    the previous generation of its submodules: the trap this fixture recreates.
+    """
+    import workshop_app
+
+    for name, value in vars(workshop_app).copy().items():
+        if isinstance(value, types.ModuleType):
+            monkeypatch.setattr(workshop_app, name, value)
+    for name in [n for n in sys.modules if n.startswith("workshop_app.")]:
+        if not name.startswith("workshop_app.lab"):
+            monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "first_import", ["workshop_app.errors", "workshop_app.middleware", "workshop_app.main"]
+)
+async def test_a_429_after_a_reload_has_the_request_id_whatever_is_imported_first(
+    first_import: str, dropped_app_modules: None
+) -> None:
+    importlib.import_module(first_import)
+    from workshop_app.middleware import RateLimitMiddleware, RequestIdMiddleware
+
+    app = make_app(
+        Middleware(RequestIdMiddleware),
+        Middleware(RateLimitMiddleware, requests=1, window_seconds=60),
+    )
+    async with client_for(app) as client:
+        await client.get("/")
+        limited = await client.get("/", headers={"X-Request-ID": "after-reload"})
+    assert limited.status_code == 429
+    assert limited.json()["error"]["request_id"] == "after-reload"
 
 
 # --- order ------------------------------------------------------------------------------------

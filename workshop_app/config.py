@@ -1,8 +1,9 @@
 """Typed application settings, read from ``WORKSHOP_*`` environment variables and ``.env``.
 
-One validated object built at startup: a typo or a bad value stops the process with a
-message naming the variable, instead of surfacing as a 500 on the first request.
-Secrets are ``SecretStr`` so that ``repr()``, logs and tracebacks show ``**********``.
+One validated object, built when the app is created: a bad value stops the process with a
+message naming the variable, instead of surfacing as a 500 on the first request. A misspelled
+variable name is ignored like any unknown one, so production refuses to run on the defaults
+that only suit a laptop. Secrets are ``SecretStr``: ``repr()``, logs and dumps show ``**********``.
 """
 
 import logging
@@ -18,6 +19,8 @@ _DATABASE_URL_HELP = (
     "WORKSHOP_DATABASE_URL must be an async SQLAlchemy URL, such as "
     "'sqlite+aiosqlite:///./workshop.db' or 'postgresql+asyncpg://user:password@host:5432/db'"
 )
+# Defaults that are fine on a laptop and wrong in production: they must be set explicitly there.
+_SET_IN_PRODUCTION = ("api_key", "database_url")
 
 
 class Settings(BaseSettings):
@@ -25,7 +28,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="WORKSHOP_",
-        env_file=".env",  # optional: a missing file is simply skipped
+        env_file=".env",  # relative to the working directory; a missing file is skipped
         env_file_encoding="utf-8",
         extra="ignore",  # a .env shared with other tools may hold unrelated keys
         frozen=True,  # one cached instance is shared by the whole process
@@ -39,11 +42,12 @@ class Settings(BaseSettings):
         description="OpenAPI description (Markdown).",
     )
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="Where the app runs; production refuses debug."
+        "development", description="Where the app runs; production refuses unsafe defaults."
     )
     debug: bool = Field(False, description="Verbose diagnostics; never in production.")
     database_url: str = Field(
         "sqlite+aiosqlite:///:memory:",
+        repr=False,  # a URL may carry a password
         description="Async SQLAlchemy URL (driver must be async, e.g. +aiosqlite, +asyncpg).",
     )
     api_key: SecretStr = Field(
@@ -88,9 +92,18 @@ class Settings(BaseSettings):
         return level
 
     @model_validator(mode="after")
-    def _no_debug_in_production(self) -> Self:
-        if self.environment == "production" and self.debug:
+    def _safe_in_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        if self.debug:
             raise ValueError("WORKSHOP_DEBUG must be false when WORKSHOP_ENVIRONMENT=production.")
+        # model_fields_set holds every field a source provided (argument, env var or .env).
+        if missing := [name for name in _SET_IN_PRODUCTION if name not in self.model_fields_set]:
+            names = " and ".join(f"WORKSHOP_{name.upper()}" for name in missing)
+            raise ValueError(
+                f"{names} must be set when WORKSHOP_ENVIRONMENT=production: "
+                "the defaults are for development only."
+            )
         return self
 
 

@@ -1,26 +1,23 @@
-"""Request-scoped dependencies: settings -> database session -> current caller.
+"""Request-scoped dependencies: settings -> engine -> session, and the current caller.
 
-Endpoints declare what they need with the `Annotated` aliases at the bottom of each
-section (`SettingsDep`, `SessionDep`, `CallerDep`, `PaginationDep`); FastAPI builds the
-chain, caches each result for the rest of the request, and tests swap any link with
-`app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI reads
-these annotations at runtime.
+Endpoints declare what they need with the `Annotated` aliases (`SettingsDep`,
+`SessionDep`, `CallerDep`, `PaginationDep`): one definition, the same options
+everywhere. FastAPI solves the chain on every request, running each link once per
+request however often it is asked for; tests swap any link with
+`app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI
+reads these annotations at runtime.
 """
 
-import secrets
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
-from workshop_app.errors import UnauthorizedError
-
-# --- settings ---------------------------------------------------------------
+from workshop_app.security import Caller, api_key_header, authenticate, bearer_scheme
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -29,9 +26,6 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-
-
-# --- database session -------------------------------------------------------
 
 
 def get_engine(request: Request) -> AsyncEngine:
@@ -46,18 +40,19 @@ EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 async def get_session(engine: EngineDep) -> AsyncIterator[AsyncSession]:
-    """One session per request: commit if the endpoint succeeded, roll back if it raised.
+    """One session per request: commit if the endpoint succeeded, else roll back.
 
-    `expire_on_commit=False` keeps returned objects readable after the commit (async
-    sessions cannot lazy-load expired attributes).
+    A failed commit is rolled back too: SQLite can keep the transaction open after a
+    failed COMMIT, and the pool would hand that half-done work to the next request.
+    `expire_on_commit=False` keeps returned objects readable after the commit.
     """
     async with AsyncSession(engine, expire_on_commit=False) as session:
         try:
             yield session
+            await session.commit()
         except Exception:
             await session.rollback()
             raise
-        await session.commit()
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit
@@ -65,50 +60,17 @@ async def get_session(engine: EngineDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-# --- current caller ---------------------------------------------------------
-
-# auto_error=False: a missing credential returns None, so we answer with our own
-# 401 envelope; the scheme objects still document both options in OpenAPI.
-api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKeyHeader", auto_error=False)
-bearer_scheme = HTTPBearer(scheme_name="BearerToken", auto_error=False)
-# RFC 9110: a 401 names the schemes the client may use.
-_CHALLENGE = {"WWW-Authenticate": "APIKey, Bearer"}
-
-
-class Caller(BaseModel):
-    """Who is calling. Carries how they authenticated, never the credential itself."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    auth_scheme: Literal["api_key", "bearer"]
-
-
 def get_caller(
     settings: SettingsDep,
     api_key: Annotated[str | None, Depends(api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Caller:
-    """Accept the shared API key from `X-API-Key` (checked first) or a Bearer token."""
-    if api_key is not None:
-        presented, auth_scheme = api_key, "api_key"
-    elif bearer is not None:
-        presented, auth_scheme = bearer.credentials, "bearer"
-    else:
-        raise UnauthorizedError(
-            "Missing credentials: send X-API-Key or Authorization: Bearer.", headers=_CHALLENGE
-        )
-    expected = settings.api_key.get_secret_value()
-    # Bytes, not str: compare_digest rejects non-ASCII str, and a header can carry any byte.
-    if not secrets.compare_digest(presented.encode(), expected.encode()):
-        raise UnauthorizedError("Invalid credentials.", headers=_CHALLENGE)
-    return Caller(name="api-client", auth_scheme=auth_scheme)
+    """The authenticated caller, or a 401 envelope before the endpoint runs."""
+    token = bearer.credentials if bearer is not None else None
+    return authenticate(settings.api_key, api_key=api_key, bearer_token=token)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
-
-
-# --- pagination -------------------------------------------------------------
 
 
 class Pagination:

@@ -157,9 +157,10 @@ def error_response(
 
 
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route, so OpenAPI documents the envelope for these statuses.
+    """``responses=`` for a route: the statuses it answers on purpose, each described.
 
-    Listing 422 also replaces FastAPI's default ``HTTPValidationError`` schema.
+    Every route already documents the envelope as its ``default`` response (see
+    ``register_error_handlers``); listing a status tells clients to expect it.
     """
     return {
         status: {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase}
@@ -174,7 +175,11 @@ async def _handle_app_error(request: Request, exc: AppError) -> Response:
 
 
 async def _handle_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
-    """Routing 404/405 and ``HTTPException`` raised by FastAPI itself or by libraries."""
+    """Routing 404/405 and ``HTTPException`` raised by FastAPI itself or by libraries.
+
+    A ``detail`` that is not a string (some libraries send dicts) has no agreed
+    shape and may hold internals: the status phrase replaces it.
+    """
     if exc.status_code in {204, 304}:  # these statuses must not carry a body
         return Response(status_code=exc.status_code, headers=exc.headers)
     code, phrase = _describe(exc.status_code)
@@ -201,7 +206,9 @@ async def _handle_validation_error(request: Request, exc: RequestValidationError
         }
         for error in exc.errors()
     ]
-    return error_response(422, "VALIDATION_ERROR", "The request is not valid.", details=details)
+    return error_response(
+        422, ValidationFailed.code, ValidationFailed.default_message, details=details
+    )
 
 
 async def _handle_unhandled_error(request: Request, exc: Exception) -> Response:
@@ -227,8 +234,16 @@ async def _handle_unhandled_error(request: Request, exc: Exception) -> Response:
 
 
 def register_error_handlers(app: FastAPI) -> None:
-    """Replace FastAPI's ``{"detail": ...}`` bodies with the envelope, everywhere."""
+    """Replace FastAPI's ``{"detail": ...}`` bodies with the envelope, everywhere.
+
+    Also documents the envelope as the OpenAPI ``default`` response (any status a
+    route does not list) of every route added after this call, which keeps FastAPI
+    from documenting its own 422 shape: a body this app never sends.
+    """
     app.add_exception_handler(AppError, _handle_app_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(Exception, _handle_unhandled_error)
+    app.router.responses.setdefault(
+        "default", {"model": ErrorEnvelope, "description": "Any other error"}
+    )

@@ -45,13 +45,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     configure_logging(settings.log_level)
     try:
         engine = create_engine(settings)
-    except Exception as exc:
-        raise RuntimeError(_startup_failure(settings, exc)) from exc
+    except Exception as exc:  # e.g. the URL names a driver that is not installed
+        raise RuntimeError(_startup_failure("create the database engine", settings, exc)) from exc
     try:
         await ping(engine)
     except Exception as exc:
         await engine.dispose()
-        raise RuntimeError(_startup_failure(settings, exc)) from exc
+        raise RuntimeError(_startup_failure("reach the database", settings, exc)) from exc
     logger.info("Started %s %s (%s)", settings.app_name, settings.app_version, settings.environment)
     try:
         yield {"settings": settings, "engine": engine}
@@ -60,11 +60,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         logger.info("Stopped %s", settings.app_name)
 
 
-def _startup_failure(settings: Settings, exc: Exception) -> str:
-    url = make_url(settings.database_url).render_as_string(hide_password=True)
+def _startup_failure(action: str, settings: Settings, exc: Exception) -> str:
+    """Say what failed and which variable to fix, without ever showing the password."""
+    url = make_url(settings.database_url)
+    # SQLAlchemy wraps the driver's error; its first line is the useful part.
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    cause = f"{type(exc).__name__}: {reason[0][:200]}" if reason else type(exc).__name__
+    if url.password:
+        cause = cause.replace(url.password, "***")
     return (
-        f"Cannot connect to the database at startup ({type(exc).__name__}). "
-        f"Check WORKSHOP_DATABASE_URL (currently {url!r})."
+        f"Cannot {action} at startup ({cause}). Check WORKSHOP_DATABASE_URL "
+        f"(currently {url.render_as_string(hide_password=True)!r})."
     )
 
 

@@ -21,6 +21,7 @@ from workshop_app.lab.exercises import check, solution, starter
 from workshop_app.lab.notebook import capture_logs, reload_app, start
 from workshop_app.lab.quizzes import quiz
 from workshop_app.lab.reference import changed_modules, restore
+from workshop_app.lab.tree import package_tree
 
 __all__ = [
     "app_client",
@@ -29,6 +30,7 @@ __all__ = [
     "changed_modules",
     "check",
     "environment_report",
+    "package_tree",
     "progress",
     "quiz",
     "reload_app",

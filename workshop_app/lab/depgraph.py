@@ -18,8 +18,9 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.models import Dependant, _get_cache_key
 from fastapi.dependencies.utils import get_dependant
+from fastapi.openapi.models import APIKey
 from fastapi.routing import RouteContext, iter_route_contexts
 from fastapi.security.base import SecurityBase
 from IPython.display import Markdown
@@ -27,7 +28,7 @@ from IPython.display import Markdown
 
 def dependency_graph(app: FastAPI, path: str, method: str = "GET") -> str:
     """Return mermaid `flowchart` text for the dependencies of one route."""
-    route = _find_route(app, path, method)
+    route = find_route(app, path, method)
     drawer = _Drawer(app)
     root = drawer.add_node(
         ("endpoint",), [f"{method.upper()} {route.path}", f"{route.endpoint.__name__}()"]
@@ -36,12 +37,23 @@ def dependency_graph(app: FastAPI, path: str, method: str = "GET") -> str:
     return drawer.render()
 
 
-def show_dependency_graph(app: FastAPI, path: str, method: str = "GET") -> Markdown:
+class MermaidGraph(Markdown):
+    """Markdown holding one ```mermaid block: JupyterLab draws it from text/markdown.
+
+    The plain-text form is the mermaid source itself (IPython's default is a bare class
+    name), so a terminal shows the graph's text and nbval compares it.
+    """
+
+    def __repr__(self) -> str:
+        return self.data
+
+
+def show_dependency_graph(app: FastAPI, path: str, method: str = "GET") -> MermaidGraph:
     """Display the graph in JupyterLab, which renders ```mermaid blocks in Markdown."""
-    return Markdown(f"```mermaid\n{dependency_graph(app, path, method)}\n```")
+    return MermaidGraph(f"```mermaid\n{dependency_graph(app, path, method)}\n```")
 
 
-def _find_route(app: FastAPI, path: str, method: str) -> RouteContext:
+def find_route(app: FastAPI, path: str, method: str) -> RouteContext:
     """Search the effective routes: FastAPI 0.165 mounts included routers lazily, so
     `app.routes` holds one entry per `include_router`, not the routes themselves."""
     routes = [r for r in iter_route_contexts(app.routes) if getattr(r, "dependant", None)]
@@ -72,8 +84,9 @@ class _Drawer:
         for sub in dependant.dependencies:
             call = sub.call
             override = self.overrides.get(call) if call is not None else None
-            # Mirrors FastAPI's cache key closely enough: same callable, same scopes.
-            key = (call, tuple(sub.own_oauth_scopes or ()), sub.scope)
+            # FastAPI's own (private) cache key: the callable, its OAuth scopes, its exit scope,
+            # so Depends(get_session) and Depends(get_session, scope="function") are two.
+            key = _get_cache_key(dependant=sub)
             if not sub.use_cache:
                 key = ("no-cache", len(self.nodes))
             is_new = key not in self.ids
@@ -98,6 +111,7 @@ def _describe(dep: Dependant, override: Callable[..., Any] | None) -> list[str]:
     shown = override or dep.call
     if isinstance(shown, SecurityBase):
         lines.append(f"security scheme {shown.scheme_name}")
+        lines.append(_credential_source(shown))
     if _is_yield(shown):
         lines.append(f"yield, exits {'before' if dep.scope == 'function' else 'after'} response")
     if not dep.use_cache:
@@ -105,6 +119,17 @@ def _describe(dep: Dependant, override: Callable[..., Any] | None) -> list[str]:
     if override is None:
         lines.extend(_inputs(dep))
     return lines
+
+
+def _credential_source(scheme: SecurityBase) -> str:
+    """Where a scheme reads the credential: its own parameter, or the Authorization header.
+
+    Security schemes read the Request directly, so the dependant lists no header for them.
+    """
+    model = scheme.model
+    if isinstance(model, APIKey):
+        return f"{model.in_.value}: {model.name}"
+    return "header: Authorization"
 
 
 def _call_name(call: Callable[..., Any] | None) -> str:

@@ -55,6 +55,12 @@ def reload_app() -> list[str]:
     dropped = sorted(name for name in sys.modules if _is_app_module(name))
     for name in dropped:
         del sys.modules[name]
+        # `from workshop_app import errors` reads the package attribute before
+        # sys.modules, so the old module must go from its parent package too.
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name)
+        if parent is not None and getattr(parent, child, None) is not None:
+            delattr(parent, child)
     _forget_sqlmodel_tables()
     importlib.invalidate_caches()
     return dropped

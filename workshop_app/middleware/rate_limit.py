@@ -16,10 +16,6 @@ from typing import Protocol
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Module import, not `from ... import error_response`: errors imports the request-id
-# contextvar from this package, and this form survives either import order.
-from workshop_app import errors
-
 # Float refill arithmetic can land on 0.9999999 tokens; treat that as 1.
 _EPSILON = 1e-9
 
@@ -159,8 +155,12 @@ class RateLimitMiddleware:
             "RateLimit-Reset": str(_whole_seconds(decision.reset_after)),
         }
         if not decision.allowed:
+            # Imported here, not at the top: errors imports request_id from this package,
+            # so a module-level import is circular whichever of the two is imported first.
+            from workshop_app.errors import error_response
+
             retry_after = max(1, _whole_seconds(decision.retry_after))
-            response = errors.error_response(
+            response = error_response(
                 429,
                 "RATE_LIMITED",
                 f"Too many requests. Retry after {retry_after} seconds.",

@@ -44,7 +44,9 @@ class Exercise:
         starter fails and the solution passes.
         """
         namespace: dict[str, Any] = {"__name__": f"exercise_{self.id.replace('.', '_')}"}
-        exec(compile(source, f"<exercise {self.id}>", "exec"), namespace)
+        # dont_inherit: a cell does not get this module's `from __future__ import annotations`
+        # (string annotations would leave a pydantic class in the source unresolvable).
+        exec(compile(source, f"<exercise {self.id}>", "exec", dont_inherit=True), namespace)
         return namespace[self.name]
 
 
