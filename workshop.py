@@ -5,6 +5,7 @@
     python3 workshop.py test     set up .venv if needed, then run the whole test suite
     python3 workshop.py regen    re-execute notebooks in fresh kernels and store their outputs
     python3 workshop.py setup    only create or update .venv
+    python3 workshop.py bench    run the benchmarks (benchmarks/README.md; --suite, --quick...)
 
 On Windows type `py workshop.py lab` (or `py workshop.py test`).
 Extra arguments after `test` go to pytest; after `regen`, they name notebooks.
@@ -91,6 +92,8 @@ def main(argv: list[str]) -> int:
         return run(setup(), "-m", "pytest", *rest)
     if command == "regen":
         return run(setup(), str(ROOT / "tools" / "regen.py"), *rest)
+    if command == "bench":
+        return run(setup(), str(ROOT / "benchmarks" / "run.py"), *rest)
     if command == "lab-settings":
         print(install_lab_settings())
         return 0

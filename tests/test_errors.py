@@ -6,7 +6,8 @@ import pytest
 from fastapi import HTTPException, Query
 from pydantic import BaseModel, Field
 
-from workshop_app.errors import (
+from workshop_app.errors import error_body, error_response, error_responses
+from workshop_app.exceptions import (
     AppError,
     ConflictError,
     ForbiddenError,
@@ -15,9 +16,6 @@ from workshop_app.errors import (
     ServiceUnavailableError,
     UnauthorizedError,
     ValidationFailed,
-    error_body,
-    error_response,
-    error_responses,
 )
 from workshop_app.main import create_app
 from workshop_app.middleware.request_id import request_id_var

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 
-from workshop_app.errors import AppError
+from workshop_app.exceptions import AppError
 from workshop_app.lab.exercises import check, get_exercise
 from workshop_app.lab.progress_store import ENV_VAR
 
@@ -39,7 +39,7 @@ class GoneFromHTTPException(HTTPException):
 
 
 # An AppError from before lab.reload_app(): same module and name, another class object.
-StaleAppError = type("AppError", (Exception,), {"__module__": "workshop_app.errors"})
+StaleAppError = type("AppError", (Exception,), {"__module__": "workshop_app.exceptions"})
 GoneFromStaleAppError = type("GoneError", (StaleAppError,), {"status_code": 410})
 
 

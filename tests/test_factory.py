@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy import event, text
+from sqlmodel import SQLModel
 
 from workshop_app import main
 from workshop_app.config import Settings, get_settings
@@ -44,7 +45,9 @@ def add_probe(app):
     async def probe(request: Request) -> dict:
         engine = request.state.engine
         async with engine.connect() as connection:
-            tables = await connection.execute(text("SELECT name FROM sqlite_master"))
+            tables = await connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'table'")
+            )
             return {
                 "app_name": request.state.settings.app_name,
                 "same_settings": request.state.settings is request.app.state.settings,
@@ -160,7 +163,37 @@ async def test_two_apps_in_one_process_share_no_state(client_for):
     assert app_a.state.settings is not app_b.state.settings
     assert (seen_by_a["app_name"], seen_by_b["app_name"]) == ("A", "B")
     assert seen_by_a["engine_id"] != seen_by_b["engine_id"]
-    assert (seen_by_a["tables"], seen_by_b["tables"]) == (["only_in_a"], [])
+    schema = set(SQLModel.metadata.tables)  # created in both by the lifespan
+    extra_a, extra_b = set(seen_by_a["tables"]) - schema, set(seen_by_b["tables"]) - schema
+    assert (extra_a, extra_b) == ({"only_in_a"}, set())
+
+
+@pytest.mark.anyio
+async def test_lifespan_creates_the_tables(client_for, app_settings):
+    app = add_probe(create_app(app_settings))
+
+    async with client_for(app) as client:
+        tables = (await client.get("/probe")).json()["tables"]
+
+    assert tables == ["order_lines", "orders", "users"]
+
+
+@pytest.mark.anyio
+async def test_a_schema_failure_stops_startup_and_disposes_the_engine(
+    client_for, app_settings, monkeypatch
+):
+    disposed = []
+
+    async def broken_create_schema(engine):
+        event.listen(engine.sync_engine, "engine_disposed", disposed.append)
+        raise PermissionError("permission denied for schema public")
+
+    monkeypatch.setattr(main, "create_schema", broken_create_schema)
+
+    with pytest.raises(RuntimeError, match="Cannot create the tables at startup"):
+        async with client_for(create_app(app_settings)):
+            pass
+    assert len(disposed) == 1
 
 
 @pytest.mark.anyio

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,40 @@ def test_ci_script_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python3 workshop.py test" in readme
     assert "workshop.py test" in ci
+
+
+E2E_REQUIREMENTS = ROOT / "tests" / "e2e" / "requirements.txt"
+
+
+def test_browser_test_requirements_pin_exact_versions_that_agree_with_the_lock():
+    lines = [line.split("#")[0].strip() for line in E2E_REQUIREMENTS.read_text().splitlines()]
+    requirements = [line for line in lines if line]
+    unpinned = [
+        r for r in requirements if not re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+!-]+", r)
+    ]
+    assert not unpinned, f"pin exact versions in {E2E_REQUIREMENTS.name}: {unpinned}"
+    e2e, lock = pins(E2E_REQUIREMENTS.read_text()), pins(LOCK.read_text())
+    assert "playwright" in e2e
+    assert "playwright" not in lock, "Binder needs no browser: keep playwright out of the lock"
+    disagree = {n: (e2e[n], lock[n]) for n in e2e.keys() & lock.keys() if e2e[n] != lock[n]}
+    assert not disagree, f"pinned differently in tests/e2e and binder/: {disagree}"
+
+
+def test_browser_test_requirements_pin_every_dependency_of_playwright():
+    try:
+        installed = metadata.version("playwright")
+    except metadata.PackageNotFoundError:
+        pytest.skip("playwright is not installed here (.ci/run installs it)")
+    e2e, lock = pins(E2E_REQUIREMENTS.read_text()), pins(LOCK.read_text())
+    assert installed == e2e["playwright"]
+    needed = {
+        requirement_name(r) for r in metadata.requires("playwright") or [] if "extra ==" not in r
+    }
+    assert needed <= e2e.keys() | lock.keys(), f"pin these: {sorted(needed - e2e.keys())}"
+
+
+def test_ci_installs_the_browser_and_playwright_before_the_tests():
+    ci = (ROOT / ".ci" / "run").read_text()
+    tests = ci.index("python3 workshop.py test")
+    assert ci.index("apt-get install -y -q chromium fonts-noto-color-emoji") < tests
+    assert ci.index("-r tests/e2e/requirements.txt") < tests

@@ -19,6 +19,21 @@ HTTP = ("fastapi", "starlette")
 RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("workshop_app.services", HTTP, "services hold business rules; HTTP belongs to routers"),
     (
+        "workshop_app.services",
+        (
+            "workshop_app.errors",
+            "workshop_app.routers",
+            "workshop_app.dependencies",
+            "workshop_app.main",
+        ),
+        "services sit below the HTTP layer: raise workshop_app.exceptions, the handlers answer",
+    ),
+    (
+        "workshop_app.exceptions",
+        (*HTTP, "pydantic", "workshop_app"),
+        "domain errors are raised by every layer, so they import only the standard library",
+    ),
+    (
         "workshop_app.models",
         ("workshop_app.services", "workshop_app.routers", *HTTP),
         "models are the bottom layer",
@@ -93,6 +108,12 @@ def test_the_package_keeps_the_layering_rule():
     [
         ("services/users.py", "from fastapi import HTTPException\n", "HTTP belongs to routers"),
         ("services/orders.py", "import starlette.status\n", "HTTP belongs to routers"),
+        ("services/users.py", "from workshop_app.errors import AppError\n", "below the HTTP"),
+        ("services/users.py", "from ..errors import error_response\n", "below the HTTP layer"),
+        ("services/orders.py", "from ..dependencies import SessionDep\n", "below the HTTP"),
+        ("exceptions.py", "from starlette.exceptions import HTTPException\n", "standard library"),
+        ("exceptions.py", "import fastapi\n", "only the standard library"),
+        ("exceptions.py", "from pydantic import BaseModel\n", "only the standard library"),
         ("models/user.py", "from ..services import users\n", "models are the bottom layer"),
         ("models/order.py", "from workshop_app.routers import x\n", "bottom layer"),
         ("config.py", "from workshop_app.main import create_app\n", "settings are read"),
@@ -109,6 +130,15 @@ def test_the_checker_catches_each_kind_of_violation(tmp_path, relative, source, 
     target.write_text(source)
     problems = violations(app_dir)
     assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_services_may_raise_the_domain_errors(tmp_path):
+    app_dir = tmp_path / "workshop_app"
+    (app_dir / "services").mkdir(parents=True)
+    (app_dir / "services" / "users.py").write_text(
+        "from workshop_app.exceptions import ConflictError\nfrom ..exceptions import AppError\n"
+    )
+    assert violations(app_dir) == []
 
 
 def test_the_toolkit_may_import_the_app(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import SecretStr
 
-from workshop_app.errors import UnauthorizedError
+from workshop_app.exceptions import UnauthorizedError
 from workshop_app.security import CHALLENGE, Caller, api_key_header, authenticate, bearer_scheme
 
 KEY = SecretStr("s3cret-key")

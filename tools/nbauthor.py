@@ -69,9 +69,19 @@ def build(draft: Path, target: Path) -> None:
     nbformat.write(nb, target)
 
 
+def _draft_cell(cell: nbformat.NotebookNode, folder: Path) -> str:
+    """A cell as draft text; a %%writefile cell that matches its file becomes one marker line."""
+    first, _, body = cell.source.partition("\n")
+    if cell.cell_type == "code" and first.startswith("%%writefile "):
+        target = folder / first.split()[-1]
+        if target.exists() and target.read_text(encoding="utf-8") == body + "\n":
+            return f"#%% writefile {first.split()[-1]}"
+    return f"#%% {cell.cell_type}\n{cell.source}"
+
+
 def draft(path: Path) -> str:
     nb = nbformat.read(path, as_version=4)
-    return "\n\n".join(f"#%% {cell.cell_type}\n{cell.source}" for cell in nb.cells) + "\n"
+    return "\n\n".join(_draft_cell(cell, path.parent) for cell in nb.cells) + "\n"
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""The async engine and a cheap probe that proves the database answers.
+"""The async engine, a cheap probe that proves the database answers, and the tables.
 
 The engine is created per app (in the lifespan), never at import time, so two apps
 in one process (tests, notebooks) never share a connection pool.
@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
 
+import workshop_app.models  # noqa: F401  (importing it registers every table on the metadata)
 from workshop_app.config import Settings
 
 
@@ -36,3 +38,13 @@ async def ping(engine: AsyncEngine, *, timeout: float = 5.0) -> None:
     """Run ``SELECT 1``; raise on failure, or ``TimeoutError`` so a probe never hangs."""
     async with asyncio.timeout(timeout), engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create the tables that do not exist yet; existing tables are left as they are.
+
+    Enough for a workshop and for tests. It never alters a table, so production
+    databases get versioned migrations instead (Alembic, notebook 12).
+    """
+    async with engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all)

@@ -1,10 +1,10 @@
-"""Request-scoped dependencies: settings -> engine -> session, and the current caller.
+"""Request-scoped dependencies: settings -> engine -> session -> services, and the caller.
 
 Endpoints declare what they need with the `Annotated` aliases (`SettingsDep`,
-`SessionDep`, `CallerDep`, `PaginationDep`): one definition, the same options
-everywhere. FastAPI solves the chain on every request, running each link once per
-request however often it is asked for; tests swap any link with
-`app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI
+`SessionDep`, `UserServiceDep`, `OrderServiceDep`, `CallerDep`, `PaginationDep`): one
+definition, the same options everywhere. FastAPI solves the chain on every request,
+running each link once per request however often it is asked for; tests swap any link
+with `app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI
 reads these annotations at runtime.
 """
 
@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
 from workshop_app.security import Caller, api_key_header, authenticate, bearer_scheme
+from workshop_app.services import OrderService, UserService
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -58,6 +59,22 @@ async def get_session(engine: EngineDep) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response is sent, so a failed commit
 # becomes an error response instead of a 200 for data that was never saved.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_user_service(session: SessionDep) -> UserService:
+    """The user rules, on this request's session: what they write commits with the request."""
+    return UserService(session)
+
+
+UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+
+
+def get_order_service(session: SessionDep) -> OrderService:
+    """The order rules, on this request's session; tests override this to change the rules."""
+    return OrderService(session)
+
+
+OrderServiceDep = Annotated[OrderService, Depends(get_order_service)]
 
 
 def get_caller(

@@ -4,12 +4,15 @@ Clients branch on a stable ``code`` and quote ``request_id`` to support; they ne
 see a traceback, an exception message or a rejected input value:
 
     {"error": {"code": "NOT_FOUND", "message": "...", "request_id": "...", "details": []}}
+
+The exceptions themselves live in ``exceptions.py``, which knows nothing about HTTP
+(services raise them); this module is the only place that turns them into responses.
 """
 
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -18,11 +21,20 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from workshop_app.exceptions import (
+    INTERNAL_ERROR_MESSAGE,
+    AppError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+    ValidationFailed,
+)
 from workshop_app.middleware.request_id import get_request_id
 
 logger = logging.getLogger(__name__)
-
-INTERNAL_ERROR_MESSAGE = "An unexpected error occurred."
 
 
 class ErrorDetail(BaseModel):
@@ -46,71 +58,6 @@ class ErrorEnvelope(BaseModel):
     """The body of every error response (documented in OpenAPI via ``error_responses``)."""
 
     error: ErrorBody
-
-
-class AppError(Exception):
-    """Raise a subclass anywhere (services included); the handler renders the envelope."""
-
-    status_code: ClassVar[int] = 500
-    code: ClassVar[str] = "INTERNAL_ERROR"
-    default_message: ClassVar[str] = INTERNAL_ERROR_MESSAGE
-    default_headers: ClassVar[Mapping[str, str] | None] = None
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        details: Sequence[Mapping[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        self.message = message or self.default_message
-        self.details = list(details or [])
-        self.headers = {**(self.default_headers or {}), **(headers or {})} or None
-        super().__init__(self.message)
-
-
-class NotFoundError(AppError):
-    status_code = 404
-    code = "NOT_FOUND"
-    default_message = "The resource was not found."
-
-
-class ConflictError(AppError):
-    status_code = 409
-    code = "CONFLICT"
-    default_message = "The request conflicts with the current state of the resource."
-
-
-class ValidationFailed(AppError):
-    status_code = 422
-    code = "VALIDATION_ERROR"
-    default_message = "The request is not valid."
-
-
-class UnauthorizedError(AppError):
-    status_code = 401
-    code = "UNAUTHORIZED"
-    default_message = "Authentication is required."
-    # RFC 9110: a 401 must say how to authenticate.
-    default_headers = {"WWW-Authenticate": "APIKey"}
-
-
-class ForbiddenError(AppError):
-    status_code = 403
-    code = "FORBIDDEN"
-    default_message = "You are not allowed to do this."
-
-
-class RateLimitedError(AppError):
-    status_code = 429
-    code = "RATE_LIMITED"
-    default_message = "Too many requests; retry later."
-
-
-class ServiceUnavailableError(AppError):
-    status_code = 503
-    code = "NOT_READY"
-    default_message = "The service is not ready."
 
 
 # Framework-raised HTTP errors get the same codes as our own exceptions.

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workshop_app.config import Settings, get_settings
-from workshop_app.database import create_engine, ping
+from workshop_app.database import create_engine, create_schema, ping
 from workshop_app.errors import register_error_handlers
 from workshop_app.logging_config import configure_logging
 from workshop_app.middleware import register_middleware
@@ -36,7 +36,7 @@ class State(TypedDict):
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-    """Set up logging, open the engine, prove the database answers; dispose of it on shutdown.
+    """Set up logging, open the engine, check the database and its tables; dispose on shutdown.
 
     Pinging here makes a bad database configuration stop the server at startup
     rather than fail the first request.
@@ -52,6 +52,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     except Exception as exc:
         await engine.dispose()
         raise RuntimeError(_startup_failure("reach the database", settings, exc)) from exc
+    try:
+        await create_schema(engine)  # the tables of workshop_app.models (notebook 05)
+    except Exception as exc:
+        await engine.dispose()
+        raise RuntimeError(_startup_failure("create the tables", settings, exc)) from exc
     logger.info("Started %s %s (%s)", settings.app_name, settings.app_version, settings.environment)
     try:
         yield {"settings": settings, "engine": engine}

@@ -11,7 +11,7 @@ from typing import Literal
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from workshop_app.errors import UnauthorizedError
+from workshop_app.exceptions import UnauthorizedError
 
 # auto_error=False: a missing credential arrives as None instead of FastAPI's own
 # {"detail": ...} 401/403, so the answer is our envelope with our challenge header.

@@ -4,16 +4,17 @@ Without Playwright or ``/usr/bin/chromium`` the tests are skipped, saying why; w
 ``CI=true`` they fail instead, because CI (``.ci/run``) installs both and must run them.
 After the session the fixtures check that the browser run wrote nothing it must not: the
 notebooks it opened are byte for byte as before (autosave is off), ``git diff --quiet
-notebooks/`` still holds if it held, and the learner's progress file is untouched.
+notebooks/`` still holds if it held. The kernels' progress file is the session's own (the
+welcome test finds its quiz answers there), never the learner's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,6 @@ from lab_server import (
     stop_lab,
 )
 
-LEARNER_PROGRESS = Path("~/.fastapi-workshop/progress.json").expanduser()
 CALL_FAILED = pytest.StashKey[bool]()
 
 
@@ -45,8 +45,11 @@ def browser_required() -> None:
 
 @pytest.fixture(scope="session")
 def browser(browser_required: None) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Widget callbacks run in the kernel (a predict question builds and calls an app): give
+    # them more than the default 5 s on a busy 2-core machine.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
@@ -61,23 +64,16 @@ def _notebooks_diff_quiet() -> bool | None:
     """Whether `git diff --quiet notebooks/` holds; None outside a git checkout."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         return None
-    diff = subprocess.run(["git", "diff", "--quiet", "--", "notebooks/"], cwd=ROOT, check=False)
-    return diff.returncode == 0
-
-
-def _learner_progress_state() -> tuple[int, int] | None:
-    try:
-        stat = LEARNER_PROGRESS.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
+    diff = subprocess.run(
+        ["git", "diff", "--quiet", "--", "notebooks/"], cwd=ROOT, capture_output=True, check=False
+    )
+    return {0: True, 1: False}.get(diff.returncode)  # anything else: git could not tell
 
 
 @pytest.fixture(scope="session")
 def lab(browser_required: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """One JupyterLab for the session, stopped by its process id even when a test failed."""
     diff_was_quiet = _notebooks_diff_quiet()
-    learner_progress = _learner_progress_state()
     server = start_lab(tmp_path_factory.mktemp("jupyterlab"))
     try:
         docmanager = server.request("/lab/api/settings/@jupyterlab/docmanager-extension:plugin")
@@ -86,10 +82,10 @@ def lab(browser_required: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         stop_lab(server)
     changed = server.changed_notebooks()
-    assert not changed, f"the browser run changed notebooks on disk: {changed}"
+    # (On a shared work tree, an author regenerating a notebook meanwhile also trips these.)
+    assert not changed, f"notebooks changed on disk during the browser run: {changed}"
     if diff_was_quiet:
         assert _notebooks_diff_quiet(), "`git diff --quiet notebooks/` no longer holds"
-    assert _learner_progress_state() == learner_progress, f"{LEARNER_PROGRESS} was touched"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -112,8 +108,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         if request.node.stash.get(CALL_FAILED, False):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             name = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name)
-            try:
+            # A crashed page cannot be photographed: the failure itself is the report.
+            with contextlib.suppress(Exception):
                 page.screenshot(path=str(SCREENSHOTS / f"{name}-failure.png"))
-            except Exception:  # a crashed page: the failure itself is the report
-                pass
         context.close()

@@ -73,20 +73,24 @@ _STATE_JS = (
 }"""
 )
 
-# Kernel status changes, remembered in window.__e2e: proof that a restart (and then a run)
-# really happened after we asked, whatever the prompts showed before.
+# What the kernel did since we asked, in window.__e2e (a restart; the execution count of every
+# cell it began to run): proof that a restart and a run really happened, whatever the prompts
+# showed before (the stored ones read [1]..[n] too).
 _WATCH_JS = (
     "(path) => {"
     + _FIND_PANEL
     + """
   const panel = findPanel(path);
-  window.__e2e = {restarted: false, busyAfterRestart: false};
+  window.__e2e = {restarted: false, executed: []};
   if (!panel.__e2eWatching) {
     panel.__e2eWatching = true;
     panel.sessionContext.statusChanged.connect((_, status) => {
-      const flags = window.__e2e;
-      if (status === 'restarting' || status === 'autorestarting') flags.restarted = true;
-      else if (status === 'busy' && flags.restarted) flags.busyAfterRestart = true;
+      if (status === 'restarting' || status === 'autorestarting') window.__e2e.restarted = true;
+    });
+    panel.sessionContext.iopubMessage.connect((_, message) => {
+      if (message.header.msg_type === 'execute_input') {
+        window.__e2e.executed.push(message.content.execution_count);
+      }
     });
   }
 }"""
@@ -118,11 +122,6 @@ class NotebookUI:
     # -- reading the model --------------------------------------------------------------
     def state(self) -> dict[str, Any] | None:
         return self.page.evaluate(_STATE_JS, self.path)
-
-    def code_cells(self) -> list[dict[str, Any]]:
-        state = self.state()
-        assert state is not None, f"{self.path} is not open"
-        return state["cells"]
 
     # -- opening and running --------------------------------------------------------------
     def open(self) -> None:
@@ -173,15 +172,17 @@ class NotebookUI:
 
     def _run_finished(self) -> dict[str, Any] | None:
         state = self.state()
-        if state is None or state["kernel"] != "idle" or not state["flags"]:
+        restarted = state is not None and (state["flags"] or {}).get("restarted")
+        if not restarted or state["kernel"] != "idle":
             return None
         failed = any(o["type"] == "error" for c in state["cells"] for o in c["outputs"])
         if failed:
             return state
+        code = [c for c in state["cells"] if c["source"].strip()]  # empty cells never run
         done = (
-            state["flags"]["busyAfterRestart"]
+            len(state["flags"]["executed"]) >= len(code)
             and state["starPrompts"] == 0
-            and not any(c["running"] or c["count"] is None for c in state["cells"])
+            and not any(c["running"] or c["count"] is None for c in code)
         )
         return state if done else None
 
@@ -206,15 +207,23 @@ class NotebookUI:
         return cells
 
     def run_cell(self, source_contains: str) -> int:
-        """Select a cell by clicking its prompt, run it with Ctrl+Enter; its execution count."""
+        """Select a cell by clicking its prompt, run it with Ctrl+Enter; its execution count.
+
+        Call after `restart_kernel`, which starts watching the kernel: the count is the one the
+        kernel announced for this run, not whatever the prompt showed before.
+        """
         cell = self.cell(source_contains)
+        self.page.evaluate("() => { window.__e2e.executed = []; }")
         cell.locator(".jp-InputPrompt").click()
         self.page.keyboard.press("Control+Enter")
 
         def count() -> int | None:
-            text = cell.locator(".jp-InputPrompt").text_content() or ""
-            found = re.fullmatch(r"\[(\d+)\]:", text.strip())
-            return int(found.group(1)) if found and self.state()["kernel"] == "idle" else None
+            state = self.state()
+            if state["kernel"] != "idle" or len(state["flags"]["executed"]) != 1:
+                return None
+            number = state["flags"]["executed"][0]
+            prompt = (cell.locator(".jp-InputPrompt").text_content() or "").strip()
+            return number if prompt == f"[{number}]:" else None
 
         return poll(count, STEP_TIMEOUT, f"the cell with {source_contains!r} to run")
 
@@ -229,7 +238,7 @@ class NotebookUI:
             ok = state["widgetsRendered"] >= expected and state["widgetsLoading"] == 0
             return state if ok else None
 
-        return poll(settled, STEP_TIMEOUT, f"{expected} widget views in {self.path} to render")
+        return poll(settled, STEP_TIMEOUT, f"{expected} widget view(s) in {self.path} to render")
 
     def widget_output(self, text: str | re.Pattern[str]) -> Locator:
         """The one output area holding a rendered widget view that contains `text`."""

@@ -1,9 +1,10 @@
 """What a learner sees in JupyterLab, tested in a real browser.
 
 nbval proves the kernel side of every notebook; these tests prove the page: each notebook
-restarts and runs top to bottom from the Kernel menu's "Restart Kernel and Run All Cells"
-without an error, every widget view renders (none stuck loading, none "Error displaying
-widget"), and in the welcome notebook the quiz and the progress dashboard work when clicked.
+restarts and runs top to bottom through "Restart Kernel and Run All Cells" (command palette,
+dialog confirmed) without an error, every widget view renders (none stuck loading, none
+"Error displaying widget"), and in the welcome notebook the quiz and the progress dashboard
+work when clicked.
 
 Screenshots of every notebook after its run go to ``artifacts/screenshots/`` (kept by CI as
 test artifacts). ``docs/images/welcome-quiz.png`` in the README is a copy of
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from lab_server import SCREENSHOTS, LabServer
@@ -23,6 +24,9 @@ from workshop_app.lab.progress_store import ProgressStore
 from workshop_app.lab.quizzes.bank import load_bank
 from workshop_app.lab.quizzes.models import Bank, Predict, SingleChoice
 
+if TYPE_CHECKING:
+    from notebook_ui import NotebookUI  # imports playwright: only once the browser is there
+
 # The welcome notebook and two layer notebooks: setup, %%writefile cells, in-process calls,
 # exercises and a quiz each.
 NOTEBOOKS = ["00_welcome", "01_structure", "03_middleware"]
@@ -30,7 +34,7 @@ WELCOME = "00_welcome"
 RIGHT, WRONG = "\u2714", "\u2718"  # the symbols the quiz shows next to its verdict in words
 
 
-def open_and_run(lab: LabServer, page: Any, notebook: str):
+def open_and_run(lab: LabServer, page: Any, notebook: str) -> NotebookUI:
     """Open a notebook, restart its kernel and run every cell; check what the page shows."""
     from notebook_ui import WIDGET_MIME, NotebookUI
 

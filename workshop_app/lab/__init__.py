@@ -14,6 +14,7 @@ binds it on the package, which would shadow a function of the same name.
 
 from workshop_app.lab.client import app_client, call, run_sync
 from workshop_app.lab.dashboard import progress_dashboard as progress
+from workshop_app.lab.database import fresh_database_url, rows
 from workshop_app.lab.depgraph import show_dependency_graph
 from workshop_app.lab.display import show
 from workshop_app.lab.environment import environment_report, widget_probe
@@ -30,11 +31,13 @@ __all__ = [
     "changed_modules",
     "check",
     "environment_report",
+    "fresh_database_url",
     "package_tree",
     "progress",
     "quiz",
     "reload_app",
     "restore",
+    "rows",
     "run_sync",
     "show",
     "show_dependency_graph",

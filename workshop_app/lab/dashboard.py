@@ -35,7 +35,7 @@ def quiz_bank(notebook_id: str, quizzes_dir: Path) -> list[str | None] | None:
     """Question ids of a notebook's quiz bank (None for an unnamed question); None if no bank."""
     try:
         data = tomllib.loads((quizzes_dir / f"{notebook_id}.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # unreadable, not UTF-8, or not TOML: lab.quiz() says why
         return None
     questions = data.get("questions")
     if not isinstance(questions, list):

@@ -232,6 +232,8 @@ class ProgressStore:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return Progress()
+        except UnicodeDecodeError:  # e.g. saved by an editor in another encoding
+            return self._set_aside("corrupt", "is not UTF-8 text")
         try:
             data = json.loads(raw)
         except ValueError:

@@ -174,10 +174,13 @@ def changed_modules(root: Path = REPO_ROOT) -> ModuleChanges:
         elif relpath not in on_disk:
             statuses.append(ModuleStatus(relpath, "missing"))
         else:
-            current = _read(root, relpath)
-            if current != reference[relpath]:
+            # Bytes, not text: a file saved in another encoding must be reported, not crash
+            # the very function that would repair it.
+            current = (root / relpath).read_bytes()
+            if current != reference[relpath].encode("utf-8"):
+                text = current.decode("utf-8", errors="replace")
                 statuses.append(
-                    ModuleStatus(relpath, "changed", _diff(reference[relpath], current, relpath))
+                    ModuleStatus(relpath, "changed", _diff(reference[relpath], text, relpath))
                 )
     return ModuleChanges(statuses)
 

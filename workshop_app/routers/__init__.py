@@ -2,9 +2,12 @@
 
 from fastapi import FastAPI
 
-from workshop_app.routers import health, me
+from workshop_app.routers import health, me, orders, users
 
 
 def register_routers(app: FastAPI) -> None:
     app.include_router(health.router, prefix="/health", tags=["health"])
     app.include_router(me.router, prefix="/me", tags=["me"])
+    app.include_router(users.router, prefix="/users", tags=["users"])
+    app.include_router(orders.user_orders_router, prefix="/users/{user_id}/orders", tags=["orders"])
+    app.include_router(orders.router, prefix="/orders", tags=["orders"])

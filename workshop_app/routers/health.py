@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from workshop_app.database import ping
-from workshop_app.errors import ServiceUnavailableError, error_responses
+from workshop_app.errors import error_responses
+from workshop_app.exceptions import ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 

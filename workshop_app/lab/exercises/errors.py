@@ -19,7 +19,7 @@ REQUEST_ID = "check-07-gone"
 GIVEN_MESSAGE = "Export 7 has expired; request a new one."
 
 GONE_STARTER = '''\
-from workshop_app.errors import AppError
+from workshop_app.exceptions import AppError
 
 
 class GoneError(AppError):
@@ -29,7 +29,7 @@ class GoneError(AppError):
 '''
 
 GONE_SOLUTION = '''\
-from workshop_app.errors import AppError
+from workshop_app.exceptions import AppError
 
 
 class GoneError(AppError):
@@ -43,7 +43,7 @@ class GoneError(AppError):
 
 def _current_app_error() -> type:
     """``AppError`` as the app's handlers know it now (notebooks reload the package)."""
-    return importlib.import_module("workshop_app.errors").AppError
+    return importlib.import_module("workshop_app.exceptions").AppError
 
 
 def _check_class(candidate: Any) -> None:
@@ -63,7 +63,7 @@ def _check_class(candidate: Any) -> None:
         _check_attribute_types(candidate)
         return
     bases = {(cls.__module__, cls.__name__) for cls in candidate.__mro__}
-    if ("workshop_app.errors", "AppError") in bases:
+    if ("workshop_app.exceptions", "AppError") in bases:
         raise ExerciseFailed(
             "GoneError derives from an older AppError: the app's modules were reloaded after "
             "you ran the cell that imports it, so today's handler does not recognise it. "
@@ -179,7 +179,7 @@ def _check_messages(candidate: type, given: dict, default: dict) -> None:
             "__init__, or pass the message on to super().__init__."
         )
     message = default.get("message")
-    internal = importlib.import_module("workshop_app.errors").INTERNAL_ERROR_MESSAGE
+    internal = importlib.import_module("workshop_app.exceptions").INTERNAL_ERROR_MESSAGE
     if message == internal:
         hint = (
             "You set `message` on the class, but AppError.__init__ replaces it with "

@@ -1,0 +1,344 @@
+"""The learner's own files, broken every way we can think of and many we did not.
+
+A corrupt progress file, a quiz bank with a broken question, a module whose ``%%writefile``
+cell was edited into a syntax error (or saved in the wrong encoding, or truncated, or
+deleted): each must give a clear message and a way back, and lose nothing else. A damaged
+progress file is moved aside intact, never deleted; the other notebooks' answers survive
+a broken quiz bank; ``lab.changed_modules``/``lab.restore`` bring back any module.
+
+Everything happens in temporary files and folders: never the repository's files or
+``~/.fastapi-workshop``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workshop_app import lab
+from workshop_app.lab.dashboard import progress_dashboard
+from workshop_app.lab.paths import DATA_DIR
+from workshop_app.lab.progress_store import Progress, ProgressFileWarning, ProgressStore
+from workshop_app.lab.quizzes import QuizBankError, load_bank
+from workshop_app.lab.reference import SNAPSHOT_PATH, load_snapshot
+
+QUIZZES = DATA_DIR / "quizzes"
+
+
+def bulk(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+@pytest.fixture(autouse=True)
+def progress_file_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Whatever a test calls, the learner's real progress file is never touched."""
+    path = tmp_path / "progress" / "progress.json"
+    monkeypatch.setenv("WORKSHOP_PROGRESS_FILE", str(path))
+    return path
+
+
+# --- the progress file ---------------------------------------------------------------------
+
+
+def progress_with_two_notebooks(path: Path) -> bytes:
+    store = ProgressStore(path)
+    store.record_quiz_answer("00_welcome", "factory", correct=True, score=1, answer=2)
+    store.record_quiz_answer("01_structure", "env_var_name", correct=False, score=0, answer="X")
+    store.record_exercise("01_structure", "01.validated_setting", passed=True)
+    return path.read_bytes()
+
+
+def _valid_progress_text() -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        return progress_with_two_notebooks(Path(folder) / "p.json").decode()
+
+
+VALID_PROGRESS = _valid_progress_text()
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+corrupt_progress = st.one_of(
+    st.binary(max_size=300),
+    st.integers(0, len(VALID_PROGRESS) - 1).map(lambda cut: VALID_PROGRESS[:cut].encode()),
+    json_values.map(lambda value: json.dumps(value).encode()),
+    st.sampled_from(
+        [
+            b"",
+            b"\xef\xbb\xbf" + VALID_PROGRESS.encode(),  # saved by an editor that adds a BOM
+            VALID_PROGRESS.encode("utf-16"),
+            VALID_PROGRESS.replace('"version": 1', '"version": 2').encode(),
+            VALID_PROGRESS.replace('"attempts": 1', '"attempts": "one"').encode(),
+            VALID_PROGRESS.replace('"correct": true', '"correct": "maybe"').encode(),
+            VALID_PROGRESS.encode().replace(b"factory", b"fac\xfftory"),
+            b"\x00" * 64,
+        ]
+    ),
+)
+
+
+def record_one_answer(path: Path) -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ProgressStore(path).record_quiz_answer(
+            "05_data", "tables", correct=True, score=1, answer="users"
+        )
+    return [w for w in caught if issubclass(w.category, ProgressFileWarning)]
+
+
+@bulk(120)
+@given(content=corrupt_progress)
+def test_any_damaged_progress_file_is_moved_aside_intact_and_progress_goes_on(
+    content: bytes,
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "progress.json"
+        path.write_bytes(content)
+
+        raised = record_one_answer(path)
+
+        saved = Progress.model_validate_json(path.read_bytes())
+        assert saved.notebook("05_data").quizzes["tables"].best.correct
+        aside = sorted(p for p in Path(folder).iterdir() if ".json." in p.name)
+        aside = [p for p in aside if not p.name.endswith(".lock")]
+        if raised:
+            # Moved aside byte for byte, and the warning says where it went.
+            [moved] = aside
+            assert moved.read_bytes() == content
+            message = str(raised[0].message)
+            assert str(path) in message and str(moved) in message
+            assert set(saved.notebooks) == {"05_data"}
+        else:
+            # Only a file that really was a progress file is used as one; nothing is lost.
+            assert not aside
+            before = Progress.model_validate(json.loads(content))
+            for notebook_id, record in before.notebooks.items():
+                assert saved.notebooks[notebook_id].quizzes.keys() >= record.quizzes.keys()
+
+
+def test_a_damaged_progress_file_still_shows_the_dashboard_and_check_results(
+    progress_file_in_tmp: Path,
+) -> None:
+    progress_file_in_tmp.parent.mkdir(parents=True)
+    progress_file_in_tmp.write_bytes(b'{"version": 1, "notebooks": {"00_welcome": ')  # truncated
+    with pytest.warns(ProgressFileWarning, match="moved to"):
+        text = repr(lab.progress())
+    assert text.startswith("Workshop progress")
+    [aside] = [p for p in progress_file_in_tmp.parent.iterdir() if ".corrupt-" in p.name]
+    assert aside.read_bytes().endswith(b'"00_welcome": ')
+
+
+# --- quiz banks ----------------------------------------------------------------------------
+
+BANK_TEXT = (QUIZZES / "01_structure.toml").read_text(encoding="utf-8")
+BANK_LINES = BANK_TEXT.splitlines(keepends=True)
+toml_scalars = st.one_of(
+    st.integers().map(str),
+    st.booleans().map(lambda b: str(b).lower()),
+    st.text(max_size=20).map(json.dumps),
+    st.sampled_from(["[]", "[1, 2]", '["a"]', "{}", "{ x = 1 }", "'''", '"""', "nan", "-0"]),
+)
+
+
+@st.composite
+def broken_banks(draw: st.DrawFn) -> bytes:
+    """A real bank with a few edits a hurried author (or a fuzzer) could make."""
+    lines = list(BANK_LINES)
+    for _ in range(draw(st.integers(1, 3))):
+        index = draw(st.integers(0, len(lines) - 1))
+        edit = draw(st.sampled_from(["delete", "duplicate", "revalue", "garbage", "truncate"]))
+        if edit == "delete":
+            del lines[index]
+        elif edit == "duplicate":
+            lines.insert(index, lines[index])
+        elif edit == "revalue" and " = " in lines[index]:
+            key = lines[index].split(" = ", 1)[0]
+            lines[index] = f"{key} = {draw(toml_scalars)}\n"
+        elif edit == "garbage":
+            lines.insert(index, draw(st.text(max_size=30)) + "\n")
+        elif edit == "truncate":
+            lines = lines[:index]
+        if not lines:
+            break
+    data = "".join(lines).encode("utf-8", "surrogatepass")
+    if draw(st.booleans()) and data:
+        at = draw(st.integers(0, len(data) - 1))
+        data = data[:at] + b"\xff" + data[at:]  # a byte that is never UTF-8
+    return data
+
+
+@bulk(150)
+@given(content=broken_banks())
+def test_any_broken_bank_is_a_quiz_bank_error_naming_the_file(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "02_factory.toml"
+        path.write_bytes(content)
+        try:
+            bank = load_bank(path)
+        except QuizBankError as error:
+            assert str(error).startswith(str(path)), str(error)[:200]
+            assert error.problems and all(str(p).strip() for p in error.problems)
+        else:
+            assert bank.questions  # what loads is a usable bank
+
+        # The dashboard reads banks too, to count questions: it must show every row anyway.
+        notebooks = Path(folder) / "notebooks"
+        notebooks.mkdir()
+        (notebooks / "02_factory.ipynb").write_text("{}")
+        store = ProgressStore(Path(folder) / "progress.json")
+        store.record_quiz_answer("02_factory", "factory", correct=True, score=1, answer=1)
+        text = repr(progress_dashboard(store, notebooks_dir=notebooks, quizzes_dir=Path(folder)))
+        assert "02_factory" in text
+
+
+def test_a_broken_question_names_itself_and_leaves_all_progress_alone(
+    tmp_path: Path, progress_file_in_tmp: Path
+) -> None:
+    before = progress_with_two_notebooks(progress_file_in_tmp)
+    quizzes = tmp_path / "quizzes"
+    shutil.copytree(QUIZZES, quizzes)
+    broken = quizzes / "01_structure.toml"
+    text = broken.read_text(encoding="utf-8")
+    broken.write_text(text.replace("answer = [1, 3, 5]\n", "answer = [1, 3, 9]\n", 1))
+
+    with pytest.raises(QuizBankError) as caught:
+        lab.quiz(broken)
+    message = str(caught.value)
+    assert str(broken) in message and "'layering_imports'" in message and "9" in message
+
+    assert progress_file_in_tmp.read_bytes() == before
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for notebook_id in ("00_welcome", "01_structure"):
+        (notebooks / f"{notebook_id}.ipynb").write_text("{}")
+    rows = {
+        row.notebook_id: row
+        for row in progress_dashboard(notebooks_dir=notebooks, quizzes_dir=quizzes).rows()
+    }
+    assert (rows["00_welcome"].quiz_correct, rows["01_structure"].quiz_correct) == (1, 0)
+    assert rows["01_structure"].exercises_passed == 1
+    assert lab.quiz(quizzes / "00_welcome.toml").bank.questions  # the other banks still load
+
+
+# --- modules edited from a notebook ----------------------------------------------------
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of the reference app made from its snapshot, so it starts with no changes."""
+    root = tmp_path / "repo"
+    for relpath, text in load_snapshot().items():
+        target = root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+    (root / SNAPSHOT_PATH).parent.mkdir(parents=True)
+    shutil.copyfile(DATA_DIR.parent / SNAPSHOT_PATH, root / SNAPSHOT_PATH)
+    assert not lab.changed_modules(root=root)
+    return root
+
+
+def import_in_a_fresh_kernel(root: Path, module: str) -> subprocess.CompletedProcess[str]:
+    """What the next notebook's first import sees: a new interpreter on the copy."""
+    code = f"import {module}, workshop_app; print(workshop_app.__file__)"
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+    )
+
+
+def test_a_writefile_cell_edited_into_a_syntax_error_is_named_and_restored(
+    package_copy: Path,
+) -> None:
+    config = package_copy / "workshop_app" / "config.py"
+    original = config.read_bytes()
+    # What a learner's edited cell writes: a dropped closing parenthesis in the settings class.
+    lines = original.decode().splitlines(keepends=True)
+    broken_at = next(i for i, line in enumerate(lines) if "rate_limit_requests" in line)
+    lines[broken_at] = lines[broken_at].replace(")", "", 1)
+    config.write_text("".join(lines), encoding="utf-8")
+
+    failed = import_in_a_fresh_kernel(package_copy, "workshop_app.main")
+    assert failed.returncode != 0
+    assert "SyntaxError" in failed.stderr
+    assert f'File "{config}", line {broken_at + 1}' in failed.stderr  # the file and line to fix
+
+    changes = lab.changed_modules(root=package_copy)
+    assert [(c.path, c.state) for c in changes] == [("workshop_app/config.py", "changed")]
+    assert "rate_limit_requests" in changes[0].diff
+
+    result = lab.restore(root=package_copy)
+    assert result.restored == ["workshop_app/config.py"]
+    assert "lab.reload_app()" in repr(result)
+    assert config.read_bytes() == original
+    assert not lab.changed_modules(root=package_copy)
+    fixed = import_in_a_fresh_kernel(package_copy, "workshop_app.main")
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.strip() == str(package_copy / "workshop_app" / "__init__.py")
+
+
+@st.composite
+def damaged_module(draw: st.DrawFn) -> tuple[str, bytes | None]:
+    """A reference module and what a mishap left in it (None: the file was deleted)."""
+    files = load_snapshot()
+    relpath = draw(st.sampled_from(sorted(files)))
+    data = files[relpath].encode("utf-8")
+    damage = draw(st.sampled_from(["truncate", "bytes", "latin-1", "empty", "crlf", "delete"]))
+    if damage == "truncate":
+        return relpath, data[: draw(st.integers(0, max(0, len(data) - 1)))]
+    if damage == "bytes":
+        at = draw(st.integers(0, len(data)))
+        return relpath, data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
+    if damage == "latin-1":  # saved by an editor in the wrong encoding
+        return relpath, (files[relpath] + "# café\n").encode("latin-1", "replace")
+    if damage == "crlf":
+        return relpath, data.replace(b"\n", b"\r\n") if b"\n" in data else data + b"\r\n"
+    return relpath, (b"" if damage == "empty" else None)
+
+
+@bulk(60)
+@given(damage=damaged_module())
+def test_any_damaged_module_is_reported_and_restored_byte_for_byte(
+    damage: tuple[str, bytes | None],
+) -> None:
+    relpath, content = damage
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name, text in load_snapshot().items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(text.encode("utf-8"))
+        (root / SNAPSHOT_PATH).parent.mkdir(parents=True)
+        shutil.copyfile(DATA_DIR.parent / SNAPSHOT_PATH, root / SNAPSHOT_PATH)
+        original = (root / relpath).read_bytes()
+        if content is None:
+            (root / relpath).unlink()
+        else:
+            (root / relpath).write_bytes(content)
+        unchanged = content == original
+
+        changes = lab.changed_modules(root=root)
+        shown = repr(changes) + changes._repr_mimebundle_()["text/html"]  # what a notebook shows
+        assert unchanged or relpath in shown
+        expected = [] if unchanged else [(relpath, "missing" if content is None else "changed")]
+        assert [(c.path, c.state) for c in changes] == expected
+
+        result = lab.restore(root=root)
+        assert result.restored == ([] if unchanged else [relpath])
+        assert (root / relpath).read_bytes() == original
+        assert not lab.changed_modules(root=root)

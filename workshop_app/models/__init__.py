@@ -1,0 +1,10 @@
+"""The table models. Importing this package registers every table on ``SQLModel.metadata``.
+
+Tables describe storage; the API's request and response shapes live in
+``workshop_app.schemas``, so a column added here never reaches a client by accident.
+"""
+
+from workshop_app.models.order import Order, OrderLine, OrderStatus
+from workshop_app.models.user import User
+
+__all__ = ["Order", "OrderLine", "OrderStatus", "User"]

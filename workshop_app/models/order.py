@@ -1,0 +1,58 @@
+"""The ``orders`` and ``order_lines`` tables, and the states an order moves through.
+
+Money is integer cents: ``0.1 + 0.2 != 0.3`` in floating point, and cents add up
+exactly. The CHECK constraints make the database itself refuse negative amounts and
+empty quantities, whatever code (or person with a SQL prompt) writes the row.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from workshop_app.models.base import UTCDateTime, utc_now
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+# A VARCHAR with a CHECK (not a PostgreSQL ENUM type, which needs its own migrations),
+# storing the values ("paid"), not the member names ("PAID").
+ORDER_STATUS_TYPE = sa.Enum(
+    OrderStatus,
+    name="ck_orders_status",
+    native_enum=False,
+    create_constraint=True,
+    length=16,
+    values_callable=lambda statuses: [status.value for status in statuses],
+)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (sa.CheckConstraint("total_cents >= 0", name="ck_orders_total_cents"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    status: OrderStatus = Field(default=OrderStatus.PENDING, sa_type=ORDER_STATUS_TYPE)
+    total_cents: int
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="ck_order_lines_quantity"),
+        sa.CheckConstraint("unit_price_cents >= 0", name="ck_order_lines_unit_price_cents"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", ondelete="CASCADE", index=True)
+    sku: str = Field(max_length=64)
+    quantity: int
+    unit_price_cents: int

@@ -1,0 +1,16 @@
+"""Request and response models: the API's contract, kept apart from the tables."""
+
+from workshop_app.schemas.common import Page
+from workshop_app.schemas.order import OrderCreate, OrderLineCreate, OrderLineRead, OrderRead
+from workshop_app.schemas.user import UserCreate, UserRead, UserUpdate
+
+__all__ = [
+    "OrderCreate",
+    "OrderLineCreate",
+    "OrderLineRead",
+    "OrderRead",
+    "Page",
+    "UserCreate",
+    "UserRead",
+    "UserUpdate",
+]

@@ -1,0 +1,42 @@
+"""What the API accepts and returns for users: separate from the ``users`` table.
+
+A request model lists what a client may send (never ``id`` or ``password_hash``); a
+response model lists what a client may see. Used as ``response_model``, ``UserRead``
+filters a ``User`` row down to its fields, so an internal column cannot leak.
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+
+# Shape only; whether the mailbox exists is for a confirmation email to find out.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class UserCreate(BaseModel):
+    email: Email
+    full_name: FullName
+    # SecretStr: shows as '**********' in reprs, logs and tracebacks.
+    password: SecretStr = Field(min_length=8, max_length=128)
+
+
+class UserUpdate(BaseModel):
+    """PATCH body: only the fields the client sent are changed (``exclude_unset``)."""
+
+    full_name: FullName | None = None
+    is_active: bool | None = None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str
+    is_active: bool
+    created_at: datetime
