@@ -39,8 +39,13 @@ def _target(case: dict) -> str:
     target = case.get("target")
     if not target:
         return ""
-    verdict = "met" if target["met"] else "MISSED"
-    return f"{target['comparison']} {target['limit']:g}{target['unit']}: {verdict}"
+    verdict = "met" if target["met"] else target["verdict"].upper()
+    text = f"{target['comparison']} {target['limit']:g}{target['unit']}: {verdict}"
+    check = target.get("cpu_cross_check")
+    if check and check["met"] != target["met"] and target["verdict"] != "failed":
+        other = "met" if check["met"] else "missed"
+        text += f" (CPU time {check['measured']:.2f}{target['unit']}: {other})"
+    return text
 
 
 def _spread(summary: dict, fmt: str) -> str:
@@ -166,13 +171,16 @@ def headline_table(results: dict) -> Table:
     if notebooks:
         slowest = max(notebooks, key=lambda c: c["summary"]["median"])
         rows.append([
-            f"slowest notebook, top to bottom ({len(notebooks)} run)",
+            f"slowest of {len(notebooks)} notebooks, top to bottom",
             f"{slowest['label']}: {slowest['summary']['median']:.1f} s",
             _target(slowest),
         ])  # fmt: skip
+        failed = [case["label"] for case in notebooks if case["details"].get("error")]
+        if failed:
+            rows.append(["notebooks that raised an error", ", ".join(failed), "FAILED"])
     add("whole test suite (python -m pytest -q)", "suite.pytest",
         lambda c: f"{c['summary']['median']:.0f} s ({c['details']['note']})")  # fmt: skip
-    return ["measure", "median (IQR)", "target"], rows
+    return ["measure", "median (interquartile range)", "target"], rows
 
 
 def text(table: Table) -> str:

@@ -62,16 +62,33 @@ def machine() -> dict[str, object]:
     }
 
 
-def target(measured: float, comparison: str, limit: float, unit: str, description: str) -> dict:
-    met = measured <= limit if comparison == "<=" else measured > limit
-    return {
+def _meets(measured: float, comparison: str, limit: float) -> bool:
+    return measured <= limit if comparison == "<=" else measured > limit
+
+
+def target(
+    measured: float, comparison: str, limit: float, unit: str, description: str,
+    *, cpu: float | None = None, failed: bool = False,
+) -> dict:  # fmt: skip
+    """A target and its verdict; ``cpu`` is the same measure in CPU time, as a cross-check.
+
+    The verdict is on wall-clock time, what a user waits for. When the CPU-time
+    figure, which the machine's other load barely moves, gives the other verdict,
+    the target sits within the noise of this run; the report says so.
+    """
+    met = _meets(measured, comparison, limit) and not failed
+    record = {
         "description": description,
         "measured": measured,
         "comparison": comparison,
         "limit": limit,
         "unit": unit,
         "met": met,
+        "verdict": "failed" if failed else "met" if met else "missed",
     }
+    if cpu is not None:
+        record["cpu_cross_check"] = {"measured": cpu, "met": _meets(cpu, comparison, limit)}
+    return record
 
 
 def case_record(
@@ -109,7 +126,10 @@ def inprocess_records(workdir: Path, repetitions: int, quick: bool) -> list[dict
         goal = None
         if case.target and ratio:
             comparison, limit = case.target
-            goal = target(summarise(ratio)["median"], comparison, limit, "x", case.target_text)
+            goal = target(
+                summarise(ratio)["median"], comparison, limit, "x", case.target_text,
+                cpu=details["cpu_ratio"]["median"],
+            )  # fmt: skip
         records.append(
             case_record(
                 "inprocess",
@@ -121,7 +141,7 @@ def inprocess_records(workdir: Path, repetitions: int, quick: bool) -> list[dict
                 ratio=ratio,
                 target=goal,
                 details=details,
-            )  # fmt: skip
+            )
         )
     return records
 
@@ -158,7 +178,7 @@ def http_records(workdir: Path, repetitions: int, duration: float, concurrency: 
                 baseline=case.baseline,
                 ratio=ratio,
                 details=details,
-            )  # fmt: skip
+            )
         )
     return records
 
@@ -167,15 +187,18 @@ def startup_records(workdir: Path, runs: int) -> list[dict]:
     measured = startup.import_and_create(workdir, runs)
     totals = [run["import_s"] + run["create_s"] for run in measured]
     median = summarise(totals)["median"]
+    cpu = summarise([run["cpu_s"] for run in measured])
+    process = summarise([run["process_s"] for run in measured])
     details = {
         "import_s": summarise([run["import_s"] for run in measured]),
         "create_s": summarise([run["create_s"] for run in measured]),
-        "process_s": summarise([run["process_s"] for run in measured]),
+        "cpu_s": cpu,
+        "process_s": process,
         "import_offenders": startup.import_offenders(workdir),
-        "note": f"whole process {summarise([r['process_s'] for r in measured])['median']:.2f} s",
+        "note": f"CPU {cpu['median']:.2f} s; whole process {process['median']:.2f} s",
     }
     description = "import + create_app() in a fresh interpreter"
-    goal = target(median, "<=", STARTUP_TARGET_S, " s", description)
+    goal = target(median, "<=", STARTUP_TARGET_S, " s", description, cpu=cpu["median"])
     return [
         case_record(
             "startup",
@@ -185,7 +208,7 @@ def startup_records(workdir: Path, runs: int) -> list[dict]:
             totals,
             target=goal,
             details=details,
-        )  # fmt: skip
+        )
     ]
 
 
@@ -193,10 +216,10 @@ def notebook_records(workdir: Path) -> list[dict]:
     records = []
     for run in startup.notebooks(workdir):
         seconds = run["seconds"]
-        description = "notebook top to bottom, fresh kernel"
-        goal = target(seconds, "<=", NOTEBOOK_TARGET_S, " s", description)
-        if run["error"]:
-            goal["met"] = False
+        description = "notebook top to bottom, fresh kernel, without an error"
+        goal = target(
+            seconds, "<=", NOTEBOOK_TARGET_S, " s", description, failed=run["error"] is not None
+        )
         details = {"error": run["error"], "note": f"FAILED: {run['error']}" if run["error"] else ""}
         records.append(
             case_record(
@@ -207,7 +230,7 @@ def notebook_records(workdir: Path) -> list[dict]:
                 [seconds],
                 target=goal,
                 details=details,
-            )  # fmt: skip
+            )
         )
     return records
 
@@ -229,7 +252,7 @@ def suite_records(workdir: Path) -> list[dict]:
             [run["seconds"]],
             target=goal,
             details=details,
-        )  # fmt: skip
+        )
     ]
 
 

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -26,19 +27,21 @@ from bench_config import app_environment, clean_environment, prepare_database
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT_AND_CREATE = """
 import json, time
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 import workshop_app
 from workshop_app.main import create_app
 imported = time.perf_counter()
 create_app()
 created = time.perf_counter()
-print(json.dumps({"import_s": imported - started, "create_s": created - imported}))
+cpu = time.process_time() - cpu
+print(json.dumps({"import_s": imported - started, "create_s": created - imported, "cpu_s": cpu}))
 """
 # Not copied into the snapshot: version control, environments, caches, run output.
 SNAPSHOT_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints",
     "*.egg-info", "artifacts", "results", "*.db", "*.db-wal", "*.db-shm", ".env",
 )  # fmt: skip
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _SUMMARY = re.compile(r"\b\d+ (passed|failed|errors?|skipped)\b.* in [\d.]+s")
 
 
@@ -64,31 +67,37 @@ def import_and_create(workdir: Path, runs: int) -> list[dict[str, float]]:
     return results
 
 
-def import_offenders(workdir: Path, top: int = 10) -> list[dict[str, object]]:
+def import_offenders(workdir: Path, runs: int = 3, top: int = 10) -> list[dict[str, object]]:
     """Where ``from workshop_app.main import create_app`` spends its time, per package.
 
     ``python -X importtime`` gives each module's own ("self") time; summed by
     top-level package (``sqlalchemy.orm.session`` counts for ``sqlalchemy``), they
     show which dependency makes start-up slow without counting nested imports twice.
+    The median of ``runs`` runs per package keeps one slow run from leading.
     """
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from workshop_app.main import create_app"],
-        cwd=workdir, env=app_env(workdir), capture_output=True, text=True, check=True,
-        timeout=120,
-    )  # fmt: skip
-    by_package: dict[str, int] = {}
+    per_run: list[dict[str, int]] = []
     modules: dict[str, int] = {}
-    for line in done.stderr.splitlines():
-        columns = line.removeprefix("import time:").split("|")
-        if not line.startswith("import time:") or not columns[0].strip().isdigit():
-            continue  # the header line
-        name, self_us = columns[2].strip(), int(columns[0])
-        package = name.split(".")[0]
-        by_package[package] = by_package.get(package, 0) + self_us
-        modules[package] = modules.get(package, 0) + 1
-    ranked = sorted(by_package.items(), key=lambda item: item[1], reverse=True)[:top]
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "from workshop_app.main import create_app"],
+            cwd=workdir, env=app_env(workdir), capture_output=True, text=True, check=True,
+            timeout=120,
+        )  # fmt: skip
+        by_package: dict[str, int] = {}
+        for line in done.stderr.splitlines():
+            columns = line.removeprefix("import time:").split("|")
+            if not line.startswith("import time:") or not columns[0].strip().isdigit():
+                continue  # the header line
+            package = columns[2].strip().split(".")[0]
+            by_package[package] = by_package.get(package, 0) + int(columns[0])
+            modules[package] = modules.get(package, 0) + 1
+        per_run.append(by_package)
+    median = {
+        package: statistics.median(run.get(package, 0) for run in per_run) for package in modules
+    }
+    ranked = sorted(median.items(), key=lambda item: item[1], reverse=True)[:top]
     return [
-        {"package": package, "seconds": us / 1e6, "modules": modules[package]}
+        {"package": package, "seconds": us / 1e6, "modules": modules[package] // runs}
         for package, us in ranked
     ]
 
@@ -144,7 +153,8 @@ def notebooks(workdir: Path) -> list[dict[str, object]]:
                 with stderr_to(workdir / "kernels.log"):  # kernel start-up chatter
                     regen.execute(path)
             except Exception as exc:  # a broken notebook is a result, not a crash of the run
-                last_line = (str(exc).strip().splitlines() or [""])[-1]
+                message = _ANSI_ESCAPE.sub("", str(exc)).strip()  # tracebacks come coloured
+                last_line = (message.splitlines() or [""])[-1]
                 error = f"{type(exc).__name__}: {last_line[:300]}"
             results.append(
                 {"notebook": path.stem, "seconds": time.perf_counter() - started, "error": error}

@@ -45,6 +45,7 @@ def load(name: str) -> ModuleType:
         sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
@@ -174,3 +175,36 @@ def test_load_generator_reads_whole_responses_on_keep_alive_connections(chunked)
 
     assert result["requests"] > 0 and result["unexpected_statuses"] == {}
     assert result["rps"] > 0 and 0 < result["p50_s"] <= result["p99_s"]
+
+
+@pytest.mark.anyio
+async def test_base_http_twins_behave_like_the_app_middleware(client_for, caplog):
+    """Same headers, same log line, same 429: the comparison measures machinery, not features."""
+    inprocess = load("inprocess")
+    seen = {}
+    for name, build in (("pure", inprocess.pure_stack), ("base", inprocess.base_http_stack)):
+        app = build()
+        app.user_middleware[-1].kwargs["requests"] = 1  # the rate limiter is added first
+        caplog.clear()
+        with caplog.at_level("INFO", logger="workshop_app.access"):
+            async with client_for(app) as client:
+                ok = await client.get("/health/live", headers={"X-Request-ID": "given-id"})
+                limited = await client.get("/health/live")
+        lines = [r.fields for r in caplog.records if r.name == "workshop_app.access"]
+        seen[name] = {
+            "headers": sorted(h for h in ok.headers if h.startswith(("x-request", "ratelimit"))),
+            "echoed": ok.headers["x-request-id"],
+            "limited": (limited.status_code, limited.json()["error"]["code"]),
+            "limited_id": limited.json()["error"]["request_id"] == limited.headers["x-request-id"],
+            "log": [
+                (f["status"], f["request_id"] == r.headers["x-request-id"], sorted(f))
+                for f, r in zip(lines, (ok, limited), strict=True)
+            ],
+        }
+    assert seen["base"] == seen["pure"]
+    assert seen["pure"]["echoed"] == "given-id"
+    assert seen["pure"]["limited"] == (429, "RATE_LIMITED")
+    assert [(status, same_id) for status, same_id, _ in seen["pure"]["log"]] == [
+        (200, True),
+        (429, True),
+    ]

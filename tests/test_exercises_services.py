@@ -111,6 +111,10 @@ CASES = {
         "Your query failed: OperationalError",
     ),
     "stale-app-error": (stale_rule, "derives from an older ConflictError"),
+    "no-await": (
+        variant(("(await session.exec(query)).one()", "session.exec(query).one()")),
+        "session.exec(...) is a coroutine",
+    ),
 }
 
 

@@ -6,6 +6,7 @@ import logging
 import sys
 
 import pytest
+from sqlmodel import SQLModel
 
 from workshop_app.lab import notebook
 
@@ -16,12 +17,17 @@ def keep_app_modules():
     saved = {
         name: module for name, module in sys.modules.items() if name.startswith("workshop_app")
     }
+    saved_tables = list(SQLModel.metadata.tables.values())
     yield
     sys.modules.update(saved)
     for name, module in saved.items():
         parent, _, child = name.rpartition(".")
         if parent:
             setattr(sys.modules[parent], child, module)
+    # reload_app() cleared the metadata: give the restored model classes their tables back.
+    SQLModel.metadata.clear()
+    for table in saved_tables:
+        SQLModel.metadata._add_table(table.name, table.schema, table)
 
 
 def test_reload_app_forgets_app_modules_but_not_the_toolkit():

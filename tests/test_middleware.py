@@ -12,10 +12,11 @@ import logging
 import re
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlmodel import SQLModel
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
@@ -599,7 +600,7 @@ async def test_store_sweeps_full_buckets_but_keeps_draining_ones() -> None:
 
 
 @pytest.fixture
-def dropped_app_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+def dropped_app_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Forget workshop_app.* as lab.reload_app() does; everything is put back afterwards.
 
     The package object itself survives a reload, still holding attributes that point at
@@ -613,9 +614,18 @@ def dropped_app_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in sys.modules if n.startswith("workshop_app.")]:
         if not name.startswith("workshop_app.lab"):
             monkeypatch.delitem(sys.modules, name)
+    # main imports the models: their tables must be declarable again, as after reload_app(),
+    # and afterwards the restored model classes get their own tables back.
+    saved_tables = list(SQLModel.metadata.tables.values())
+    SQLModel.metadata.clear()
+    yield
+    SQLModel.metadata.clear()
+    for table in saved_tables:
+        SQLModel.metadata._add_table(table.name, table.schema, table)
 
 
 @pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore:This declarative base already contains")
 @pytest.mark.parametrize(
     "first_import", ["workshop_app.errors", "workshop_app.middleware", "workshop_app.main"]
 )

@@ -388,3 +388,24 @@ def test_constructing_a_quiz_builds_no_widget_until_it_is_displayed() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.split() == ["0", "True"]
+
+
+def test_option_markup_is_rendered_in_checkboxes_and_stripped_in_radio_buttons(
+    tmp_path: Path, progress_file: Path
+) -> None:
+    # Seen in the browser: long checkbox labels were cut off and `code` showed its backticks.
+    long = "Echo the id in the `X-Request-ID` response header " + "and more words " * 6
+    path = write_bank(
+        tmp_path,
+        [
+            question("multiple", id="multi", options=[long, "**Bold** choice"], answer=[1]),
+            question("single", id="one", options=["Use `--factory`", "No"], answer=1),
+        ],
+    )
+    built = views(quiz(path))
+    first, second = (box for _, box in built["multi"].checkboxes)
+    assert first.description_allow_html and "<code>X-Request-ID</code>" in first.description
+    assert first.style.description_width == "initial" and first.layout.width == "auto"
+    assert "<strong>Bold</strong>" in second.description
+    radio_labels = [label for label, _ in built["one"].input.options]
+    assert "Use --factory" in radio_labels and not any("`" in label for label in radio_labels)

@@ -241,12 +241,12 @@ async def test_update_changes_only_the_fields_sent(users):
     assert (unchanged.full_name, unchanged.is_active) == ("Augusta Ada King", False)
 
 
-async def test_update_refuses_null_for_a_required_field(users):
+async def test_update_treats_null_as_keep_the_current_value(users):
     user = await users.create(new_user())
-    with pytest.raises(ValidationFailed) as caught:
-        await users.update(user.id, UserUpdate(full_name=None, is_active=None))
-    assert [d["field"] for d in caught.value.details] == ["full_name", "is_active"]
-    assert (await users.get(user.id)).full_name == "Ada Lovelace"
+    kept = await users.update(user.id, UserUpdate(full_name=None, is_active=None))
+    assert (kept.full_name, kept.is_active) == ("Ada Lovelace", True)
+    mixed = await users.update(user.id, UserUpdate(full_name=None, is_active=False))
+    assert (mixed.full_name, mixed.is_active) == ("Ada Lovelace", False)
 
 
 async def test_update_and_delete_of_a_missing_user_raise_not_found(users):

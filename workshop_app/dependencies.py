@@ -11,7 +11,7 @@ reads these annotations at runtime.
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -90,13 +90,21 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+# The largest integer SQLite and PostgreSQL's BIGINT hold: a larger id or offset in a URL is
+# the client's mistake (422), not an OverflowError in the database driver (500).
+MAX_DB_INT = 2**63 - 1
+
+# A resource id in a path, e.g. `user_id: ResourceId`.
+ResourceId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The resource's id.")]
+
+
 class Pagination:
     """Class dependency: FastAPI calls the class, so `__init__`'s parameters are the query."""
 
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 20,
-        offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_DB_INT, description="Items to skip.")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset

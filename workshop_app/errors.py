@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from workshop_app.exceptions import (
     INTERNAL_ERROR_MESSAGE,
@@ -59,6 +60,8 @@ class ErrorEnvelope(BaseModel):
 
     error: ErrorBody
 
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 # Framework-raised HTTP errors get the same codes as our own exceptions.
 _CODES_BY_STATUS = {
@@ -129,9 +132,28 @@ async def _handle_http_exception(request: Request, exc: StarletteHTTPException) 
     """
     if exc.status_code in {204, 304}:  # these statuses must not carry a body
         return Response(status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers = {**(headers or {}), "Allow": allowed}
     code, phrase = _describe(exc.status_code)
     message = exc.detail if isinstance(exc.detail, str) else phrase
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the app routes on this path (RFC 9110 ``Allow``).
+
+    Starlette's 405 lists the methods of the first route that matched the path only;
+    with one route per method (``GET /users``, ``POST /users``) that hides the others.
+    """
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    )
 
 
 def _describe(status_code: int) -> tuple[str, str]:

@@ -35,6 +35,44 @@ def _build_app(app_or_settings: Any) -> Any:
     return create_app(app_or_settings)
 
 
+class _InFlight:
+    """Count the requests the app is still handling, so shutdown can wait for them.
+
+    A real server's graceful shutdown stops accepting, waits for the requests it is
+    serving (background tasks included), and only then runs the lifespan's shutdown. A
+    notebook may start requests as tasks and leave the ``async with`` block before they
+    end; without this the engine would be disposed under them and their work lost.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.running: dict[int, str] = {}
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        key = id(scope)
+        self.running[key] = f"{scope['method']} {scope['path']}"
+        self.idle.clear()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            del self.running[key]
+            if not self.running:
+                self.idle.set()
+
+    async def wait(self, timeout: float) -> list[str]:
+        """Wait until no request runs; return the ones still running after ``timeout``."""
+        try:
+            await asyncio.wait_for(self.idle.wait(), timeout)
+        except TimeoutError:
+            return sorted(self.running.values())
+        return []
+
+
 def _copy_state_per_request(app: Any) -> Any:
     async def app_with_own_state(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket") and "state" in scope:
@@ -50,6 +88,7 @@ async def app_client(
     *,
     raise_app_exceptions: bool = False,
     startup_timeout: float = 10,
+    shutdown_timeout: float = 10,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Yield an ``httpx.AsyncClient`` wired to ``app`` with its lifespan running.
 
@@ -57,15 +96,26 @@ async def app_client(
     or ``None`` for the default settings. By default an unhandled exception comes
     back as the app's own 500 response, as it would from a real server; pass
     ``raise_app_exceptions=True`` to have it re-raised here instead.
+
+    Leaving the block shuts the app down like a server would: requests still running
+    (started as tasks, say) finish first. Any still running after ``shutdown_timeout``
+    seconds are named in a ``RuntimeError`` raised once the app has shut down.
     """
     asgi_app = _copy_state_per_request(_build_app(app))
+    unfinished: list[str] = []
     async with LifespanManager(asgi_app, startup_timeout=startup_timeout) as manager:
-        transport = httpx.ASGITransport(
-            app=manager.app,
-            raise_app_exceptions=raise_app_exceptions,
-        )
+        in_flight = _InFlight(manager.app)
+        transport = httpx.ASGITransport(app=in_flight, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            yield client
+            try:
+                yield client
+            finally:
+                unfinished = await in_flight.wait(shutdown_timeout)
+    if unfinished:
+        raise RuntimeError(
+            f"{len(unfinished)} request(s) still running {shutdown_timeout} s after the "
+            f"client block ended, when the app was shut down: {', '.join(unfinished)}"
+        )
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

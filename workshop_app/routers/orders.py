@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from workshop_app.dependencies import OrderServiceDep, PaginationDep, get_caller
+from workshop_app.dependencies import OrderServiceDep, PaginationDep, ResourceId, get_caller
 from workshop_app.errors import error_responses
 from workshop_app.models import OrderStatus
 from workshop_app.schemas import OrderCreate, OrderLineRead, OrderRead, Page
@@ -40,10 +40,9 @@ def to_read(details: OrderDetails) -> OrderRead:
     "",
     status_code=201,
     summary="Place an order for a user",
-    responses=error_responses(422),
 )
 async def create_order(
-    user_id: int,
+    user_id: ResourceId,
     body: OrderCreate,
     orders: OrderServiceDep,
     request: Request,
@@ -57,7 +56,7 @@ async def create_order(
 
 @user_orders_router.get("", summary="List a user's orders")
 async def list_user_orders(
-    user_id: int,
+    user_id: ResourceId,
     orders: OrderServiceDep,
     page: PaginationDep,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status.")] = None,
@@ -75,18 +74,18 @@ async def list_user_orders(
 
 
 @router.get("/{order_id}", summary="Get an order")
-async def read_order(order_id: int, orders: OrderServiceDep) -> OrderRead:
+async def read_order(order_id: ResourceId, orders: OrderServiceDep) -> OrderRead:
     return to_read(await orders.get(order_id))
 
 
 @router.post("/{order_id}/pay", summary="Pay a pending order", responses=error_responses(409))
-async def pay_order(order_id: int, orders: OrderServiceDep) -> OrderRead:
+async def pay_order(order_id: ResourceId, orders: OrderServiceDep) -> OrderRead:
     """`pending` -> `paid`."""
     return to_read(await orders.pay(order_id))
 
 
 @router.post("/{order_id}/ship", summary="Ship a paid order", responses=error_responses(409))
-async def ship_order(order_id: int, orders: OrderServiceDep) -> OrderRead:
+async def ship_order(order_id: ResourceId, orders: OrderServiceDep) -> OrderRead:
     """`paid` -> `shipped`."""
     return to_read(await orders.ship(order_id))
 
@@ -96,6 +95,6 @@ async def ship_order(order_id: int, orders: OrderServiceDep) -> OrderRead:
     summary="Cancel an order that has not shipped",
     responses=error_responses(409),
 )
-async def cancel_order(order_id: int, orders: OrderServiceDep) -> OrderRead:
+async def cancel_order(order_id: ResourceId, orders: OrderServiceDep) -> OrderRead:
     """`pending` or `paid` -> `cancelled`; a shipped order cannot be cancelled."""
     return to_read(await orders.cancel(order_id))

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from workshop_app.dependencies import PaginationDep, UserServiceDep, get_caller
+from workshop_app.dependencies import PaginationDep, ResourceId, UserServiceDep, get_caller
 from workshop_app.errors import error_responses
 from workshop_app.schemas import Page, UserCreate, UserRead, UserUpdate
 
@@ -22,7 +22,7 @@ router = APIRouter(dependencies=[Depends(get_caller)], responses=error_responses
     "",
     status_code=201,
     summary="Create a user",
-    responses=error_responses(409, 422),
+    responses=error_responses(409),
 )
 async def create_user(
     body: UserCreate, users: UserServiceDep, request: Request, response: Response
@@ -55,13 +55,13 @@ async def list_users(
 
 
 @router.get("/{user_id}", summary="Get a user", responses=error_responses(404))
-async def read_user(user_id: int, users: UserServiceDep) -> UserRead:
+async def read_user(user_id: ResourceId, users: UserServiceDep) -> UserRead:
     return UserRead.model_validate(await users.get(user_id))
 
 
-@router.patch("/{user_id}", summary="Update a user", responses=error_responses(404, 422))
-async def update_user(user_id: int, body: UserUpdate, users: UserServiceDep) -> UserRead:
-    """Only the fields sent change; `null` for a field is refused with 422."""
+@router.patch("/{user_id}", summary="Update a user", responses=error_responses(404))
+async def update_user(user_id: ResourceId, body: UserUpdate, users: UserServiceDep) -> UserRead:
+    """Only the fields sent with a value change; absent or `null` keeps the current one."""
     return UserRead.model_validate(await users.update(user_id, body))
 
 
@@ -72,5 +72,5 @@ async def update_user(user_id: int, body: UserUpdate, users: UserServiceDep) -> 
     summary="Delete a user and their orders",
     responses=error_responses(404),
 )
-async def delete_user(user_id: int, users: UserServiceDep) -> None:
+async def delete_user(user_id: ResourceId, users: UserServiceDep) -> None:
     await users.delete(user_id)

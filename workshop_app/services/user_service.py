@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workshop_app.exceptions import ConflictError, NotFoundError, ValidationFailed
+from workshop_app.exceptions import ConflictError, NotFoundError
 from workshop_app.models import User
 from workshop_app.schemas import UserCreate, UserUpdate
 
@@ -108,17 +108,10 @@ class UserService:
         return (await self.session.exec(query)).all(), total
 
     async def update(self, user_id: int, data: UserUpdate) -> User:
-        """Change only the fields the client sent; ``null`` cannot clear a required field."""
+        """Change only the fields given a value: absent or ``null`` leaves a field as it is
+        (both columns are required, so ``null`` cannot mean "clear it")."""
         user = await self.get(user_id)
-        changes = data.model_dump(exclude_unset=True)
-        if nulls := sorted(field for field, value in changes.items() if value is None):
-            raise ValidationFailed(
-                details=[
-                    {"field": field, "message": "May not be null.", "type": "null_not_allowed"}
-                    for field in nulls
-                ]
-            )
-        user.sqlmodel_update(changes)
+        user.sqlmodel_update(data.model_dump(exclude_unset=True, exclude_none=True))
         self.session.add(user)
         await self.session.flush()
         return user

@@ -153,6 +153,11 @@ def _crash_hint(outcome: Any) -> str:
             "reloaded after you ran the exercise cell, so today's handler does not recognise "
             "it. Run the exercise cell again, then check."
         )
+    if isinstance(outcome, AttributeError) and "'coroutine' object" in str(outcome):
+        return (
+            f"Your rule raised {_describe(outcome)}: session.exec(...) is a coroutine. "
+            "Await it before reading the result: (await session.exec(query)).one()."
+        )
     if type(outcome).__module__.startswith("sqlalchemy"):
         return (
             f"Your query failed: {_describe(outcome)}. Build it with "

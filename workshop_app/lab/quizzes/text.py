@@ -120,6 +120,11 @@ def render_html(bank: Bank) -> str:
     )
 
 
+def inline_plain(text: str) -> str:
+    """`code` and **bold** without their markers, for widgets that show plain text only."""
+    return _BOLD.sub(r"\1", _CODE.sub(r"\1", text))
+
+
 def inline_html(text: str) -> str:
     """Escape, then `code` and **bold**: the only inline markup banks use."""
     escaped = html.escape(text, quote=False)

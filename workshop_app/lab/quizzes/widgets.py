@@ -24,7 +24,13 @@ from workshop_app.lab.quizzes.grading import (
 )
 from workshop_app.lab.quizzes.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
 from workshop_app.lab.quizzes.shuffle import displayed_options
-from workshop_app.lab.quizzes.text import inline_html, instruction, prompt_html, request_text
+from workshop_app.lab.quizzes.text import (
+    inline_html,
+    inline_plain,
+    instruction,
+    prompt_html,
+    request_text,
+)
 
 AnyQuestion = SingleChoice | MultipleChoice | ShortAnswer | Predict
 
@@ -88,14 +94,22 @@ class QuestionView:
             shown = displayed_options(self.quiz.bank, question)
             if isinstance(question, MultipleChoice):
                 for bank_number, text in shown:
+                    # Long options would be cut off at the default description width.
                     box = widgets.Checkbox(
-                        value=False, description=text, indent=False, tooltip=f"{label}: {text}"
+                        value=False,
+                        description=inline_html(text),
+                        description_allow_html=True,
+                        indent=False,
+                        tooltip=f"{label}: {inline_plain(text)}",
+                        style=_WIDE,
+                        layout=widgets.Layout(width="auto"),
                     )
                     self.checkboxes.append((bank_number, box))
                 return widgets.VBox([box for _, box in self.checkboxes])
             # single: the value is the option's number in the bank; predict: the value itself
+            # Radio buttons and dropdowns show plain text: drop the `code` markers.
             choices = [
-                (text, number if isinstance(question, SingleChoice) else text)
+                (inline_plain(text), number if isinstance(question, SingleChoice) else text)
                 for number, text in shown
             ]
             kind = widgets.RadioButtons if len(choices) <= MAX_RADIO_OPTIONS else widgets.Dropdown
