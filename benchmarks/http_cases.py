@@ -6,6 +6,11 @@ Two servers run for the whole phase, each one uvicorn worker on a free port of
     python -m uvicorn workshop_app.main:create_app --factory      # the full app
     python -m uvicorn bare_app:create_bare_app --factory --app-dir benchmarks
 
+On Linux with two CPUs or more, both servers are pinned to one CPU and the load
+generator to another. Otherwise the scheduler may leave one server sharing a core
+with some busy neighbour for the whole phase, and interleaving cannot undo a bias
+that lasts that long; pinned, both servers share the same core and the same noise.
+
 uvicorn's own access log is off in both (``--no-access-log``): the full app writes
 its JSON access log, and the bare app must not pay for a log the full app does
 not write. The app's log goes to a file in the run's temporary folder, not to a
@@ -16,6 +21,7 @@ logging work was done.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -37,6 +43,14 @@ USER_BODY = (
 )
 
 
+def cpu_plan() -> dict[str, int] | None:
+    """One CPU for the servers, another for the load generator, where the OS allows it."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return {"server": cpus[0], "load_generator": cpus[1]} if len(cpus) >= 2 else None
+
+
 class ServerError(RuntimeError):
     """A server did not start, or a load run failed."""
 
@@ -56,7 +70,7 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn(
-    target: str, workdir: Path, env: dict[str, str], *extra: str, name: str
+    target: str, workdir: Path, env: dict[str, str], *extra: str, name: str, cpu: int | None
 ) -> Iterator[Server]:
     """Run ``target`` under uvicorn until the block ends; always stop it, even on Ctrl-C."""
     port = free_port()
@@ -72,6 +86,8 @@ def uvicorn(
         )
     server = Server(f"http://127.0.0.1:{port}", log, process)
     try:
+        if cpu is not None:  # before it starts serving: its threads inherit the affinity
+            os.sched_setaffinity(process.pid, {cpu})
         wait_until_live(server)
         yield server
     finally:
@@ -130,13 +146,16 @@ def create_user(server: Server) -> int:
 
 
 def load(
-    url: str, *, concurrency: int, duration: float, warmup: float, expect: int = 200, **options
-) -> dict:
+    url: str, *, concurrency: int, duration: float, warmup: float, cpu: int | None,
+    expect: int = 200, **options,
+) -> dict:  # fmt: skip
     """One ``loadgen.py`` run in a separate process; its JSON result."""
     command = [
         sys.executable, str(LOADGEN), url, "--concurrency", str(concurrency),
         "--duration", str(duration), "--warmup", str(warmup), "--expect", str(expect),
     ]  # fmt: skip
+    if cpu is not None:
+        command += ["--cpu", str(cpu)]
     if "json" in options:
         command += ["--method", "POST", "--json", options["json"]]
     for name, value in options.get("headers", {}).items():
@@ -169,12 +188,15 @@ def run(
     """Every case once per repetition, round-robin; returns loadgen results per case."""
     env = {**clean_environment(), **app_environment(prepare_database(workdir / "http.db"))}
     auth = {"X-API-Key": API_KEY}
+    cpus = cpu_plan() or {}
+    server_cpu, client_cpu = cpus.get("server"), cpus.get("load_generator")
     with (
         uvicorn(
-            "bare_app:create_bare_app", workdir, env, "--app-dir", str(HERE), name="bare"
+            "bare_app:create_bare_app", workdir, env, "--app-dir", str(HERE), name="bare",
+            cpu=server_cpu,
         ) as bare,
-        uvicorn("workshop_app.main:create_app", workdir, env, name="full") as full,
-    ):
+        uvicorn("workshop_app.main:create_app", workdir, env, name="full", cpu=server_cpu) as full,
+    ):  # fmt: skip
         servers = {"bare": bare, "full": full}
         user_id = create_user(full)
         cases = [
@@ -196,6 +218,7 @@ def run(
                         concurrency=concurrency,
                         duration=duration,
                         warmup=warmup,
+                        cpu=client_cpu,
                         **case.options,
                     )
                 )

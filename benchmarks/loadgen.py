@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 import uuid
@@ -175,6 +176,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--expect", type=int, default=200, help="the status of a success")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--cpu", type=int, help="run on this CPU only (Linux)")
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.duration <= 0 or args.warmup < 0:
         parser.error("concurrency must be >= 1, duration > 0 and warmup >= 0")
@@ -182,7 +184,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    print(json.dumps(asyncio.run(run(parse_args(argv)))))
+    args = parse_args(argv)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    print(json.dumps(asyncio.run(run(args))))
     return 0
 
 

@@ -148,7 +148,7 @@ def inprocess_records(workdir: Path, repetitions: int, quick: bool) -> list[dict
 
 def http_records(workdir: Path, repetitions: int, duration: float, concurrency: int) -> list[dict]:
     cases, results, servers = http_cases.run(
-        workdir, repetitions=repetitions, duration=duration, warmup=min(1.0, duration / 3),
+        workdir, repetitions=repetitions, duration=duration, warmup=min(0.5, duration / 3),
         concurrency=concurrency,
     )  # fmt: skip
     records = []
@@ -266,14 +266,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--suite", action="store_true", help="also time the test suite (slow)")
     parser.add_argument("--only", nargs="+", choices=PHASES, help="run only these phases")
     parser.add_argument("--repetitions", type=int, help="in-process repetitions (default 15)")
-    parser.add_argument("--http-repetitions", type=int, help="load runs per HTTP case (default 3)")
-    parser.add_argument("--duration", type=float, help="seconds per HTTP load run (default 3)")
+    parser.add_argument("--http-repetitions", type=int, help="load runs per HTTP case (default 5)")
+    parser.add_argument("--duration", type=float, help="seconds per HTTP load run (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="HTTP connections (default 8)")
     parser.add_argument("--startup-runs", type=int, help="fresh interpreters (default 7)")
     parser.add_argument("--output", type=Path, default=report.LATEST, help="results JSON path")
     parser.add_argument("--publish", action="store_true", help="update results.md and README.md")
     args = parser.parse_args(argv)
-    defaults = {"repetitions": 15, "http_repetitions": 3, "duration": 3.0, "startup_runs": 7}
+    defaults = {"repetitions": 15, "http_repetitions": 5, "duration": 2.0, "startup_runs": 7}
     quick = {"repetitions": 1, "http_repetitions": 1, "duration": 1.0, "startup_runs": 1}
     for name, value in (quick if args.quick else defaults).items():
         if getattr(args, name) is None:
@@ -303,6 +303,7 @@ def main(argv: list[str]) -> int:
             "http_repetitions": args.http_repetitions,
             "http_duration_s": args.duration,
             "http_concurrency": args.concurrency,
+            "http_cpu_pinning": http_cases.cpu_plan(),
             "startup_runs": args.startup_runs,
         },
         "cases": [],

@@ -708,3 +708,11 @@ async def test_create_app_wires_the_middleware(access_caplog: pytest.LogCaptureF
     assert len(records) == 4
     assert records[-1].fields["request_id"] == "probe-1"
     assert records[-1].fields["path"] == "/health/live"
+
+
+def test_printable_escapes_control_characters_only() -> None:
+    from workshop_app.logging_config import printable
+
+    assert printable("/users/1") == "/users/1"
+    assert printable("/a\r\nFAKE 200\x1b[31m") == "/a\\r\\nFAKE 200\\x1b[31m"
+    assert printable("/caf\u00e9") == "/caf\u00e9"

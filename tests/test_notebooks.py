@@ -158,3 +158,55 @@ def test_writefile_rule_wants_relative_paths(tmp_path):
     absolute = _notebook(_code(f"%%writefile {app / 'config.py'}\nX = 1", 1, [STREAM]))
     problems = writefile_problems([_write(notebooks, "01_abs.ipynb", absolute)], app)
     assert any("absolute path" in p for p in problems)
+
+
+# --- anatomy and navigation --------------------------------------------------------
+
+
+def _markdown(path: Path) -> str:
+    return "\n".join(
+        "".join(cell["source"]) for cell in load(path)["cells"] if cell["cell_type"] == "markdown"
+    )
+
+
+LAYER_NOTEBOOKS = NOTEBOOKS[1:]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_notebook_has_the_workshop_anatomy(path):
+    text = _markdown(path)
+    cells = load(path)["cells"]
+    assert "".join(cells[0]["source"]).startswith(f"# {path.stem[:2]} · ")
+    assert "**Objectives**" in text and "**Time:**" in text
+    assert "## Key takeaways" in text
+    assert any(
+        cell["cell_type"] == "markdown"
+        and "".join(cell["source"]).startswith("> **Instructor notes**")
+        for cell in cells
+    )
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    assert f'lab.start("{path.stem}")' in "".join(code[0]["source"])
+    assert any(f'lab.quiz("{path.stem}")' in "".join(cell["source"]) for cell in code)
+
+
+@pytest.mark.parametrize("path", LAYER_NOTEBOOKS, ids=IDS[1:])
+def test_layer_notebooks_link_to_the_map_and_to_the_next_notebook(path):
+    text = _markdown(path)
+    assert "(00_welcome.ipynb#The-notebooks)" in text
+    later = [p for p in NOTEBOOKS if p.name > path.name]
+    if later:
+        assert f"]({later[0].name})" in text, f"{path.name} should link to {later[0].name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_relative_links_resolve(path):
+    import re
+
+    for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", _markdown(path)):
+        assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+def test_the_welcome_map_lists_every_notebook():
+    text = _markdown(NOTEBOOKS[0])
+    for path in NOTEBOOKS:
+        assert f"]({path.name})" in text, f"the map in 00_welcome misses {path.name}"

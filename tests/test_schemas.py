@@ -144,3 +144,24 @@ def test_page_is_generic():
     assert page.model_dump(mode="json")["items"][0]["email"] == "ada@example.com"
     with pytest.raises(ValidationError):
         Page[UserRead](items=[{"id": "x"}], total=1, limit=20, offset=0)
+
+
+@pytest.mark.parametrize("bad", [True, False, "3", 3.5, None])
+def test_whole_numbers_take_json_integers_only(bad):
+    from pydantic import ValidationError
+
+    from workshop_app.schemas import OrderLineCreate
+
+    assert OrderLineCreate(sku="A", quantity=3.0, unit_price_cents=0).quantity == 3
+    with pytest.raises(ValidationError):
+        OrderLineCreate(sku="A", quantity=bad, unit_price_cents=0)
+
+
+@pytest.mark.parametrize("bad", [0, 1, "yes", "false"])
+def test_is_active_takes_json_booleans_only(bad):
+    from pydantic import ValidationError
+
+    from workshop_app.schemas import UserUpdate
+
+    with pytest.raises(ValidationError):
+        UserUpdate(is_active=bad)

@@ -7,7 +7,8 @@ Each notebook runs top to bottom in a new kernel whose working directory is
 notebooks/ and whose progress file is a fresh temporary one (exactly as nbval
 runs it). Widget state and per-cell timing are not stored: both change on
 every run. Afterwards the reference snapshot used by ``lab.restore`` is
-rebuilt from the package files the notebooks just wrote.
+rebuilt from the package files, before the run (the welcome notebook compares the
+package with it) and after.
 """
 
 from __future__ import annotations
@@ -80,14 +81,21 @@ def resolve(names: list[str]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    from workshop_app.lab.reference import build_snapshot, write_snapshot
+
+    # Before the run too: the welcome notebook shows lab.changed_modules(), which compares
+    # the package with this snapshot, so the snapshot must already match the package.
+    write_snapshot()
+    before = build_snapshot()
     for path in resolve(argv):
         started = time.perf_counter()
         nb = execute(path)
         nbformat.write(nb, path)
         print(f"{path.name}: {time.perf_counter() - started:.1f} s", flush=True)
-    from workshop_app.lab.reference import write_snapshot
-
     print(f"reference snapshot: {write_snapshot()}")
+    if build_snapshot() != before:
+        print("The notebooks changed the package while running: run regen again.")
+        return 1
     return 0
 
 

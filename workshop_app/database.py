@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlmodel import SQLModel
 
 import workshop_app.models  # noqa: F401  (importing it registers every table on the metadata)
@@ -17,11 +18,18 @@ from workshop_app.config import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """Build the engine; ``:memory:`` SQLite gets a StaticPool from SQLAlchemy itself."""
+    """Build the engine for the configured URL, with a pool that suits the database."""
     url = make_url(settings.database_url)
     is_sqlite = url.get_backend_name() == "sqlite"
+    options: dict[str, Any] = {"pool_pre_ping": not is_sqlite}
+    if is_sqlite and url.database in (None, "", ":memory:"):
+        # An in-memory database lives and dies with its one connection. SQLAlchemy's
+        # default for it shares that connection between sessions at the same time, so
+        # one request's rollback would undo another's writes. A pool of exactly one
+        # makes concurrent requests take turns instead; use a file for real concurrency.
+        options |= {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0}
     # pre-ping replaces connections a server closed while idle; pointless for SQLite.
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite)
+    engine = create_async_engine(url, **options)
     if is_sqlite:
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
     return engine

@@ -33,6 +33,7 @@ from workshop_app.exceptions import (
     UnauthorizedError,
     ValidationFailed,
 )
+from workshop_app.logging_config import printable
 from workshop_app.middleware.request_id import get_request_id
 
 logger = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ async def _handle_unhandled_error(request: Request, exc: Exception) -> Response:
     logger.exception(
         "Unhandled error on %s %s (request_id=%s)",
         request.method,
-        request.url.path,
+        printable(request.url.path),
         request_id,
         exc_info=exc,
         extra={"fields": fields},

@@ -15,6 +15,14 @@ from typing import TextIO
 _HANDLER_NAME = "workshop_app.json"
 
 
+def printable(text: str) -> str:
+    """Escape control characters, so a hostile URL cannot start a forged log line.
+
+    Use it for client-controlled text in a log *message*; JSON fields are already safe.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class JsonFormatter(logging.Formatter):
     """Render a record as a single-line JSON object (level, logger, message, fields)."""
 

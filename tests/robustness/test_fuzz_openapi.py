@@ -43,7 +43,7 @@ from robustness_helpers import (
 from schemathesis import Case
 from schemathesis.checks import CheckContext
 from schemathesis.core.transport import Response
-from schemathesis.specs.openapi.checks import allow_header_conformance
+from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from workshop_app.lab import app_client
 
@@ -99,7 +99,10 @@ CHECKS = [error_envelope, secrets_not_echoed]
 # Starlette answers a 405 with the methods of one route, not of the whole resource; that bug
 # is pinned by test_a_405_lists_every_method_the_resource_supports below, once, instead of
 # failing here for every operation that shares a path with another.
-EXCLUDED = [allow_header_conformance]
+# Business rules refuse requests that the schema allows (an order total above the limit is a
+# 422 ORDER_TOO_LARGE, a taken email a 409): those answers are right, and error_envelope still
+# checks their shape, so "schema-valid request rejected" is not a failure here.
+EXCLUDED = [allow_header_conformance, positive_data_acceptance]
 
 
 @schema.parametrize()

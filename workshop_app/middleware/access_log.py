@@ -12,6 +12,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workshop_app.logging_config import printable
 from workshop_app.middleware.request_id import get_request_id
 
 
@@ -63,5 +64,5 @@ class AccessLogMiddleware:
             "client": client[0] if client else None,
         }
         self.logger.info(
-            "%s %s %s", fields["method"], fields["path"], status, extra={"fields": fields}
+            "%s %s %s", fields["method"], printable(scope["path"]), status, extra={"fields": fields}
         )

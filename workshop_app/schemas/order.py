@@ -9,14 +9,15 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from workshop_app.models.order import OrderStatus
+from workshop_app.schemas.common import WholeNumber
 
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class OrderLineCreate(BaseModel):
     sku: Sku
-    quantity: int = Field(gt=0, le=10_000)
-    unit_price_cents: int = Field(ge=0)
+    quantity: WholeNumber = Field(gt=0, le=10_000)
+    unit_price_cents: WholeNumber = Field(ge=0)
 
 
 class OrderCreate(BaseModel):

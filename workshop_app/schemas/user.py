@@ -10,10 +10,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from workshop_app.schemas.common import JsonBool
+
 # Shape only; whether the mailbox exists is for a confirmation email to find out.
+# The characters are listed rather than written `\s`: clients validate the documented
+# pattern with other regex engines, which disagree about U+0085 and U+FEFF.
+EMAIL_PATTERN = r"^[^@\s\u0085\ufeff]+@[^@\s\u0085\ufeff]+\.[^@\s\u0085\ufeff]+$"
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=EMAIL_PATTERN),
 ]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -29,7 +34,7 @@ class UserUpdate(BaseModel):
     """PATCH body: only the fields the client sent are changed (``exclude_unset``)."""
 
     full_name: FullName | None = None
-    is_active: bool | None = None
+    is_active: JsonBool | None = None
 
 
 class UserRead(BaseModel):
