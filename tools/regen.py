@@ -6,9 +6,9 @@
 Each notebook runs top to bottom in a new kernel whose working directory is
 notebooks/ and whose progress file is a fresh temporary one (exactly as nbval
 runs it). Widget state and per-cell timing are not stored: both change on
-every run. Afterwards the reference snapshot used by ``lab.restore`` is
-rebuilt from the package files, before the run (the welcome notebook compares the
-package with it) and after.
+every run. The reference snapshot used by ``lab.restore`` is rebuilt from the
+package files before the run (the welcome notebook compares the package with it)
+and again after it.
 """
 
 from __future__ import annotations
