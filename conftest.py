@@ -27,6 +27,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.nbval_sanitize_with = str(SANITIZE_FILE)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The browser tests are the slowest: run them last, after everything they depend on.
+    items.sort(key=lambda item: "tests/e2e/" in item.path.as_posix())
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
     # nbval starts a notebook's kernel while setting up its first cell; the

@@ -1,6 +1,6 @@
 """In-process cases: every app called through httpx's ``ASGITransport``, no network.
 
-Each case is an operation repeated ``requests`` times in a row; one sample is the
+Each case is an operation repeated ``batch`` times in a row; one sample is the
 mean time of that batch, in microseconds. Every repetition runs one batch of
 every case, in round-robin order (rotated by one case per repetition), so the
 noise of a shared machine spreads over all cases instead of hitting one.
@@ -36,6 +36,7 @@ from bench_config import (
     silence_app_logs,
 )
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp
@@ -66,7 +67,6 @@ class BenchmarkError(RuntimeError):
 class Case:
     id: str
     label: str
-    group: str
     baseline: str | None  # the case this one is divided by
     batch: int  # operations per sample
     operation: Operation
@@ -132,8 +132,8 @@ async def start(stack: AsyncExitStack, app: ASGIApp) -> httpx.AsyncClient:
 
 
 async def build_cases(stack: AsyncExitStack, workdir: Path, *, quick: bool) -> list[Case]:
-    # Operations per sample: enough for ~0.1 s per batch. Creating a user hashes its
-    # password with scrypt (~0.1 s of CPU by design), so those batches are short.
+    # Operations per sample: about 0.1 s per batch. Creating a user hashes its password
+    # with scrypt (~40 ms of CPU, by design), so those batches are short.
     cheap, database, hashing = (20, 5, 2) if quick else (300, 100, 8)
     settings = app_settings(prepare_database(workdir / "inprocess.db"))
     # Opened first so it is closed last, after every lifespan has logged its shutdown.
@@ -192,40 +192,39 @@ async def build_cases(stack: AsyncExitStack, workdir: Path, *, quick: bool) -> l
         expect(201, await full.post("/users", json=new_user("stack", n), headers=AUTH_HEADERS))
 
     user_path = f"/users/{user_id}"
-    layers, db = "layers", "database"
     return [
-        Case("raw", "raw ASGI callable (ceiling)", layers, "bare", cheap,
+        Case("raw", "raw ASGI callable (ceiling)", "bare", cheap,
              get(clients["raw"], LIVE)),
-        Case("bare", "bare FastAPI app", layers, None, cheap, get(clients["bare"], LIVE)),
-        Case("request_id", "bare + request id", layers, "bare", cheap,
+        Case("bare", "bare FastAPI app", None, cheap, get(clients["bare"], LIVE)),
+        Case("request_id", "bare + request id", "bare", cheap,
              get(clients["request_id"], LIVE)),
-        Case("access_log", "bare + access log", layers, "bare", cheap,
+        Case("access_log", "bare + access log", "bare", cheap,
              get(clients["access_log"], LIVE)),
-        Case("rate_limit", "bare + rate limit", layers, "bare", cheap,
+        Case("rate_limit", "bare + rate limit", "bare", cheap,
              get(clients["rate_limit"], LIVE)),
-        Case("pure_three", "bare + all three, pure ASGI", layers, "bare", cheap,
+        Case("pure_three", "bare + all three, pure ASGI", "bare", cheap,
              get(clients["pure"], LIVE)),
-        Case("base_http_three", "bare + all three, BaseHTTPMiddleware", layers, "pure_three",
+        Case("base_http_three", "bare + all three, BaseHTTPMiddleware", "pure_three",
              cheap, get(clients["base_http"], LIVE),
              (">", 1.0), "pure ASGI faster than BaseHTTPMiddleware"),
-        Case("full_app", "full app (create_app)", layers, "bare", cheap, get(full, LIVE),
+        Case("full_app", "full app (create_app)", "bare", cheap, get(full, LIVE),
              ("<=", 1.3), "full stack latency <= 1.3x the bare app's"),
-        Case("read_statements", "read: session.get + commit", db, None, database,
+        Case("read_statements", "read: session.get + commit", None, database,
              read_statements),
-        Case("read_service", "read: UserService.get", db, "read_statements", database,
+        Case("read_service", "read: UserService.get", "read_statements", database,
              read_service),
-        Case("read_stack", "read: GET /users/{id}, full app", db, "read_statements", database,
+        Case("read_stack", "read: GET /users/{id}, full app", "read_statements", database,
              get(full, user_path, AUTH_HEADERS)),
-        Case("write_statements", "write: session.add + commit", db, None, database,
+        Case("write_statements", "write: session.add + commit", None, database,
              write_statements),
-        Case("write_service", "write: UserService.create", db, "write_statements", hashing,
+        Case("write_service", "write: UserService.create", "write_statements", hashing,
              write_service),
-        Case("write_stack", "write: POST /users, full app", db, "write_statements", hashing,
+        Case("write_stack", "write: POST /users, full app", "write_statements", hashing,
              write_stack),
     ]  # fmt: skip
 
 
-async def _stored_hash(engine, user_id: int) -> str:
+async def _stored_hash(engine: AsyncEngine, user_id: int) -> str:
     """A real password hash, computed once, so the statements case inserts a realistic row."""
     async with AsyncSession(engine) as session:
         user = await session.get(User, user_id)

@@ -1,6 +1,6 @@
 """Run the benchmark suite: what each layer costs, how fast notebooks run, how fast the app starts.
 
-    python3 workshop.py bench                  # everything but the test suite (a few minutes)
+    python3 workshop.py bench                  # everything but the test suite (about 2 minutes)
     python3 workshop.py bench --suite          # ... and the whole test suite, timed once
     python3 workshop.py bench --suite --publish    # ... and update README.md + results.md
     python3 workshop.py bench --quick --only inprocess   # seconds; what the smoke test runs

@@ -1,8 +1,11 @@
-"""Fixtures for the browser tests: one JupyterLab and one Chromium per session.
+"""Fixtures for the browser tests: one JupyterLab and one Chromium for the module.
+
+Module scope, not session: Playwright's sync API keeps an event loop running while the
+browser is open, which breaks every async test that would run after it in the session.
 
 Without Playwright or ``/usr/bin/chromium`` the tests are skipped, saying why; with
 ``CI=true`` they fail instead, because CI (``.ci/run``) installs both and must run them.
-After the session the fixtures check that the browser run wrote nothing it must not: the
+Afterwards the fixtures check that the browser run wrote nothing it must not: the
 notebooks it opened are byte for byte as before (autosave is off), ``git diff --quiet
 notebooks/`` still holds if it held. The kernels' progress file is the session's own (the
 welcome test finds its quiz answers there), never the learner's.
@@ -43,7 +46,7 @@ def browser_required() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(browser_required: None) -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
@@ -70,9 +73,9 @@ def _notebooks_diff_quiet() -> bool | None:
     return {0: True, 1: False}.get(diff.returncode)  # anything else: git could not tell
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(browser_required: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """One JupyterLab for the session, stopped by its process id even when a test failed."""
+    """One JupyterLab for the browser tests, stopped by its process id even when one failed."""
     diff_was_quiet = _notebooks_diff_quiet()
     server = start_lab(tmp_path_factory.mktemp("jupyterlab"))
     try:
