@@ -210,3 +210,9 @@ def test_the_welcome_map_lists_every_notebook():
     text = _markdown(NOTEBOOKS[0])
     for path in NOTEBOOKS:
         assert f"]({path.name})" in text, f"the map in 00_welcome misses {path.name}"
+
+
+def test_the_readme_lists_every_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"](notebooks/{path.name})" in readme, f"README.md misses {path.name}"
