@@ -7,8 +7,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings, get_settings
+from workshop_app.database import create_engine, create_schema
 
 
 @pytest.fixture
@@ -59,3 +62,18 @@ async def client(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
     async with lifespan_client(create_app(app_settings)) as client:
         yield client
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[AsyncEngine]:
+    """An in-memory database with every table, for tests below the HTTP layer."""
+    engine = create_engine(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        yield session

@@ -1,36 +1,18 @@
 """The tables and the constraints the database itself enforces."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import CreateTable
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workshop_app.config import Settings
-from workshop_app.database import create_engine, create_schema
 from workshop_app.models import Order, OrderLine, OrderStatus, User
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(Settings(database_url="sqlite+aiosqlite:///:memory:"))
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        yield session
 
 
 def a_user(email: str = "ada@example.com") -> User:

@@ -1,7 +1,6 @@
 """The seed data and its idempotent loader."""
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import ValidationError
@@ -11,8 +10,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app import seed
-from workshop_app.config import Settings
-from workshop_app.database import create_engine, create_schema
 from workshop_app.models import Order, OrderLine, OrderStatus, User
 from workshop_app.seed import SEED_DIR, SeedReport, load_seed_data
 
@@ -20,14 +17,6 @@ pytestmark = pytest.mark.anyio
 
 SEED_USERS = json.loads((SEED_DIR / "users.json").read_text(encoding="utf-8"))
 SEED_ORDERS = json.loads((SEED_DIR / "orders.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(Settings(database_url="sqlite+aiosqlite:///:memory:"))
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def seed_once(engine: AsyncEngine, seed_dir=SEED_DIR) -> SeedReport:

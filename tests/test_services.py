@@ -6,17 +6,13 @@ is the point of the service layer (a CLI or a cron job uses them the same way).
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from itertools import product
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workshop_app.config import Settings
-from workshop_app.database import create_engine, create_schema
 from workshop_app.exceptions import AppError, ConflictError, NotFoundError, ValidationFailed
 from workshop_app.models import Order, OrderLine, OrderStatus, User
 from workshop_app.schemas import OrderCreate, UserCreate, UserUpdate
@@ -53,20 +49,6 @@ PENDING, PAID, SHIPPED, CANCELLED = (
     OrderStatus.SHIPPED,
     OrderStatus.CANCELLED,
 )
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(Settings(database_url="sqlite+aiosqlite:///:memory:"))
-    await create_schema(engine)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with AsyncSession(engine, expire_on_commit=False) as session:
-        yield session
 
 
 @pytest.fixture
