@@ -175,7 +175,7 @@ async def test_lifespan_creates_the_tables(client_for, app_settings):
     async with client_for(app) as client:
         tables = (await client.get("/probe")).json()["tables"]
 
-    assert tables == ["order_lines", "orders", "users"]
+    assert tables == ["order_lines", "order_reports", "orders", "outbox_emails", "users"]
 
 
 @pytest.mark.anyio

@@ -33,8 +33,14 @@ async def saved_order(session: AsyncSession, user: User, total_cents: int = 1000
     return order
 
 
-def test_the_package_registers_three_plural_tables():
-    assert sorted(SQLModel.metadata.tables) == ["order_lines", "orders", "users"]
+def test_the_package_registers_every_table_with_a_plural_name():
+    assert sorted(SQLModel.metadata.tables) == [
+        "order_lines",
+        "order_reports",
+        "orders",
+        "outbox_emails",
+        "users",
+    ]
 
 
 def test_order_status_values():

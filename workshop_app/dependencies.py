@@ -1,7 +1,8 @@
 """Request-scoped dependencies: settings -> engine -> session -> services, and the caller.
 
 Endpoints declare what they need with the `Annotated` aliases (`SettingsDep`,
-`SessionDep`, `UserServiceDep`, `OrderServiceDep`, `CallerDep`, `PaginationDep`): one
+`SessionDep`, `UserServiceDep`, `OrderServiceDep`, `CallerDep`, `PaginationDep`, and
+`OutboxServiceDep`, `ReportServiceDep`, `MailerDep` for the background work): one
 definition, the same options everywhere. FastAPI solves the chain on every request,
 running each link once per request however often it is asked for; tests swap any link
 with `app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI
@@ -21,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
+from workshop_app.mail import Mailer, MemoryMailer
 from workshop_app.security import Caller, api_key_header, authenticate, bearer_scheme
-from workshop_app.services import OrderService, UserService
+from workshop_app.services import OrderService, OutboxService, ReportService, UserService
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -79,6 +81,33 @@ async def get_order_service(session: SessionDep) -> OrderService:
 
 
 OrderServiceDep = Annotated[OrderService, Depends(get_order_service)]
+
+
+async def get_outbox_service(session: SessionDep) -> OutboxService:
+    """The outbox on this request's session: a queued email commits with the request."""
+    return OutboxService(session)
+
+
+OutboxServiceDep = Annotated[OutboxService, Depends(get_outbox_service)]
+
+
+async def get_report_service(session: SessionDep) -> ReportService:
+    return ReportService(session)
+
+
+ReportServiceDep = Annotated[ReportService, Depends(get_report_service)]
+
+
+async def get_mailer(request: Request) -> Mailer:
+    """`app.state.mailer` if set (a provider's client, a test's fake), else one in-memory
+    mailbox per app, created on first use."""
+    state = request.app.state
+    if not hasattr(state, "mailer"):
+        state.mailer = MemoryMailer()
+    return state.mailer
+
+
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 
 async def get_caller(

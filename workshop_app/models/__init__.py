@@ -5,6 +5,17 @@ Tables describe storage; the API's request and response shapes live in
 """
 
 from workshop_app.models.order import Order, OrderLine, OrderStatus
+from workshop_app.models.outbox import EmailStatus, OutboxEmail
+from workshop_app.models.report import OrderReport, ReportStatus
 from workshop_app.models.user import User
 
-__all__ = ["Order", "OrderLine", "OrderStatus", "User"]
+__all__ = [
+    "EmailStatus",
+    "Order",
+    "OrderLine",
+    "OrderReport",
+    "OrderStatus",
+    "OutboxEmail",
+    "ReportStatus",
+    "User",
+]

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from workshop_app.routers import health, me, orders, users
+from workshop_app.routers import health, me, orders, outbox, reports, users
 
 
 def register_routers(app: FastAPI) -> None:
@@ -11,3 +11,8 @@ def register_routers(app: FastAPI) -> None:
     app.include_router(users.router, prefix="/users", tags=["users"])
     app.include_router(orders.user_orders_router, prefix="/users/{user_id}/orders", tags=["orders"])
     app.include_router(orders.router, prefix="/orders", tags=["orders"])
+    app.include_router(outbox.router, prefix="/users/{user_id}/outbox", tags=["outbox"])
+    app.include_router(
+        reports.user_reports_router, prefix="/users/{user_id}/reports", tags=["reports"]
+    )
+    app.include_router(reports.router, prefix="/reports", tags=["reports"])

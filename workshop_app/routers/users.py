@@ -3,16 +3,26 @@
 Each endpoint reads the request, calls one service method and shapes the answer:
 status codes, the `Location` of a new user, `UserRead` (which has no
 `password_hash`). The router never queries the database and never decides whether
-an email is taken; the service raises, the error handlers answer.
+an email is taken; the service raises, the error handlers answer. A new user's welcome
+email is queued in the request's transaction and sent after the response (notebook 08).
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
-from workshop_app.dependencies import PaginationDep, ResourceId, UserServiceDep, get_caller
+from workshop_app.dependencies import (
+    EngineDep,
+    MailerDep,
+    OutboxServiceDep,
+    PaginationDep,
+    ResourceId,
+    UserServiceDep,
+    get_caller,
+)
 from workshop_app.errors import error_responses
 from workshop_app.schemas import Page, UserCreate, UserRead, UserUpdate
+from workshop_app.tasks import send_email
 
 # Every route here needs an authenticated caller; the value itself is not used.
 router = APIRouter(dependencies=[Depends(get_caller)], responses=error_responses(401))
@@ -25,10 +35,20 @@ router = APIRouter(dependencies=[Depends(get_caller)], responses=error_responses
     responses=error_responses(409),
 )
 async def create_user(
-    body: UserCreate, users: UserServiceDep, request: Request, response: Response
+    body: UserCreate,
+    users: UserServiceDep,
+    outbox: OutboxServiceDep,
+    engine: EngineDep,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    request: Request,
+    response: Response,
 ) -> UserRead:
-    """The email must not belong to another user (409 `EMAIL_TAKEN`), whatever its case."""
+    """The email must not belong to another user (409 `EMAIL_TAKEN`), whatever its case.
+    A welcome email is queued with the user and sent after the response."""
     user = await users.create(body)
+    email = await outbox.queue_welcome_email(user)
+    background.add_task(send_email, engine, mailer, email.id)
     response.headers["Location"] = str(request.url_for("read_user", user_id=user.id))
     return UserRead.model_validate(user)
 

@@ -2,6 +2,8 @@
 
 from workshop_app.schemas.common import Page
 from workshop_app.schemas.order import OrderCreate, OrderLineCreate, OrderLineRead, OrderRead
+from workshop_app.schemas.outbox import OutboxEmailRead
+from workshop_app.schemas.report import ReportRead
 from workshop_app.schemas.user import UserCreate, UserRead, UserUpdate
 
 __all__ = [
@@ -9,7 +11,9 @@ __all__ = [
     "OrderLineCreate",
     "OrderLineRead",
     "OrderRead",
+    "OutboxEmailRead",
     "Page",
+    "ReportRead",
     "UserCreate",
     "UserRead",
     "UserUpdate",

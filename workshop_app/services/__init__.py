@@ -15,6 +15,8 @@ from workshop_app.services.order_service import (
     OrderService,
     OrderTooLargeError,
 )
+from workshop_app.services.outbox_service import OutboxService
+from workshop_app.services.report_service import ReportService
 from workshop_app.services.user_service import EmailTakenError, UserService
 
 __all__ = [
@@ -25,5 +27,7 @@ __all__ = [
     "OrderRule",
     "OrderService",
     "OrderTooLargeError",
+    "OutboxService",
+    "ReportService",
     "UserService",
 ]

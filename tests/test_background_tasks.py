@@ -1,0 +1,184 @@
+"""Background work: the welcome email and the order report, done after the response.
+
+What must not be lost (the outbox row, the report row) is written in the request's
+transaction; the task only moves it to its end state, and a failure is recorded on the
+row and logged with the request id while the response stays what it was.
+"""
+
+import logging
+
+import api_helpers
+import httpx
+import pytest
+from api_helpers import KEY, error_of, make_order, make_user
+
+from workshop_app.mail import MemoryMailer, Message
+from workshop_app.main import create_app
+from workshop_app.tasks import orders_csv
+
+pytestmark = pytest.mark.anyio
+
+app_settings = api_helpers.app_settings
+cheap_password_hashing = api_helpers.cheap_password_hashing
+
+
+class BrokenMailer:
+    async def send(self, message: Message) -> None:
+        raise ConnectionError("mail server unreachable\nsecond line")
+
+
+@pytest.fixture
+def mailer() -> MemoryMailer:
+    return MemoryMailer()
+
+
+@pytest.fixture
+async def api(app_settings, mailer, client_for):
+    app = create_app(app_settings)
+    app.state.mailer = mailer
+    async with client_for(app) as client:
+        yield client
+
+
+async def test_sign_up_sends_the_welcome_email_after_the_response(api, mailer):
+    user = await make_user(api, "Ada@Example.com")
+    assert mailer.sent == [
+        Message(
+            to="ada@example.com",
+            subject="Welcome to the Orders API",
+            body="Hello Ada Lovelace, your account is ready.",
+        )
+    ]
+    outbox = await api.get(f"/users/{user['id']}/outbox", headers=KEY)
+    assert outbox.status_code == 200
+    [email] = outbox.json()
+    assert (email["to"], email["status"], email["error"]) == ("ada@example.com", "sent", None)
+    assert email["sent_at"] is not None and "body" not in email
+
+
+async def test_the_default_mailer_is_one_memory_mailbox_per_app(app_settings, client_for):
+    app = create_app(app_settings)
+    async with client_for(app) as client:
+        await make_user(client, "ada@example.com")
+        await make_user(client, "bob@example.com")
+    assert [message.to for message in app.state.mailer.sent] == [
+        "ada@example.com",
+        "bob@example.com",
+    ]
+
+
+async def test_a_failing_send_is_recorded_logged_and_leaves_the_response_alone(
+    app_settings, client_for, caplog
+):
+    app = create_app(app_settings)
+    app.state.mailer = BrokenMailer()
+    with caplog.at_level(logging.ERROR, logger="workshop_app.tasks"):
+        # raise_app_exceptions stays True: a task that raised would raise here.
+        async with client_for(app) as client:
+            response = await client.post(
+                "/users", json=api_helpers.user_body(), headers={**KEY, "X-Request-ID": "req-42"}
+            )
+            outbox = await client.get(f"/users/{response.json()['id']}/outbox", headers=KEY)
+    assert response.status_code == 201 and response.json()["email"] == "ada@example.com"
+    [email] = outbox.json()  # the row was written before the response: nothing is lost
+    assert email["status"] == "failed" and email["sent_at"] is None
+    assert email["error"] == "ConnectionError: mail server unreachable"
+    [record] = [r for r in caplog.records if r.name == "workshop_app.tasks"]
+    assert record.fields == {"request_id": "req-42", "row_id": email["id"]}
+    assert "req-42" in record.getMessage() and record.exc_info is not None
+
+
+async def test_a_refused_sign_up_queues_no_email(api, mailer):
+    await make_user(api, "ada@example.com")
+    taken = await api.post("/users", json=api_helpers.user_body("ADA@example.com"), headers=KEY)
+    error_of(taken, 409, "EMAIL_TAKEN")
+    assert len(mailer.sent) == 1
+    assert len((await api.get("/users/1/outbox", headers=KEY)).json()) == 1
+
+
+async def test_a_report_is_accepted_then_ready_with_the_users_orders(api):
+    ada, bob = await make_user(api), await make_user(api, "bob@example.com")
+    first = await make_order(api, ada["id"], ("KB-1", 2, 4999), ("MS-2", 1, 1999))
+    second = await make_order(api, ada["id"], ("CB-3", 3, 500))
+    await api.post(f"/orders/{second['id']}/pay", headers=KEY)
+    await make_order(api, bob["id"])
+    accepted = await api.post(f"/users/{ada['id']}/reports", headers=KEY)
+    assert accepted.status_code == 202
+    body = accepted.json()
+    assert (body["status"], body["csv"], body["user_id"]) == ("pending", None, ada["id"])
+    assert accepted.headers["location"] == f"http://testserver/reports/{body['id']}"
+    report = await api.get(accepted.headers["location"], headers=KEY)
+    assert report.status_code == 200 and report.json()["status"] == "ready"
+    assert report.json()["csv"] == (
+        "order_id,status,lines,total_cents\n"
+        f"{first['id']},pending,2,11997\n"
+        f"{second['id']},paid,1,1500\n"
+    )
+
+
+async def test_a_report_of_a_user_without_orders_has_only_the_header(api):
+    ada = await make_user(api)
+    accepted = await api.post(f"/users/{ada['id']}/reports", headers=KEY)
+    report = (await api.get(f"/reports/{accepted.json()['id']}", headers=KEY)).json()
+    assert (report["status"], report["csv"]) == ("ready", "order_id,status,lines,total_cents\n")
+
+
+async def test_a_failing_report_is_marked_failed(api, monkeypatch, caplog):
+    async def broken(session, user_id):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("workshop_app.tasks.orders_csv", broken)
+    ada = await make_user(api)
+    with caplog.at_level(logging.ERROR, logger="workshop_app.tasks"):
+        accepted = await api.post(
+            f"/users/{ada['id']}/reports", headers={**KEY, "X-Request-ID": "report-1"}
+        )
+    assert accepted.status_code == 202
+    report = (await api.get(f"/reports/{accepted.json()['id']}", headers=KEY)).json()
+    assert (report["status"], report["csv"], report["error"]) == (
+        "failed",
+        None,
+        "RuntimeError: disk full",
+    )
+    failures = [r for r in caplog.records if r.name == "workshop_app.tasks"]
+    assert [r.fields["request_id"] for r in failures] == ["report-1"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/users/9/reports"), ("GET", "/reports/9"), ("GET", "/users/9/outbox")],
+)
+async def test_unknown_ids_are_404(api, method, path):
+    error_of(await api.request(method, path, headers=KEY), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/users/1/reports"), ("GET", "/reports/1"), ("GET", "/users/1/outbox")],
+)
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}])
+async def test_every_endpoint_requires_the_api_key(api, method, path, headers):
+    ada = await make_user(api)
+    await api.post(f"/users/{ada['id']}/reports", headers=KEY)
+    error_of(await api.request(method, path, headers=headers), 401, "UNAUTHORIZED")
+    assert len((await api.get("/users/1/outbox", headers=KEY)).json()) == 1
+
+
+async def test_orders_csv_reads_only_the_given_user(session):
+    from workshop_app.models import Order, OrderLine, User
+
+    for email in ("a@example.com", "b@example.com"):
+        session.add(User(email=email, full_name="x", password_hash="x"))
+    await session.flush()
+    session.add(Order(user_id=2, total_cents=100))
+    await session.flush()
+    session.add(OrderLine(order_id=1, sku="S", quantity=1, unit_price_cents=100))
+    await session.flush()
+    assert await orders_csv(session, 1) == "order_id,status,lines,total_cents\n"
+    assert await orders_csv(session, 2) == "order_id,status,lines,total_cents\n1,pending,1,100\n"
+
+
+async def test_sign_up_through_a_plain_httpx_client_is_unaffected(api):
+    assert isinstance(api, httpx.AsyncClient)
+    response = await api.post("/users", json=api_helpers.user_body(), headers=KEY)
+    assert response.status_code == 201 and response.headers["location"].endswith("/users/1")

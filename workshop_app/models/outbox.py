@@ -1,0 +1,45 @@
+"""The ``outbox_emails`` table: every email the app owes someone, written before it is sent.
+
+The row is inserted in the request's own transaction, as ``pending``, so a crash, a
+restart or a failing mail server after the response can lose the sending but never the
+email: the row says what is still owed. The background task marks it ``sent``, or
+``failed`` with the error, for a person or a retry job to act on.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from workshop_app.models.base import UTCDateTime, utc_now
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxEmail(SQLModel, table=True):
+    __tablename__ = "outbox_emails"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    to: str = Field(max_length=320)
+    subject: str = Field(max_length=200)
+    body: str
+    status: EmailStatus = Field(
+        default=EmailStatus.PENDING,
+        sa_type=sa.Enum(
+            EmailStatus,
+            name="ck_outbox_emails_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        ),
+    )
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

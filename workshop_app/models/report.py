@@ -1,0 +1,41 @@
+"""The ``order_reports`` table: a CSV of a user's orders, built after the response.
+
+The request inserts the row as ``pending`` and answers 202 with its URL; the background
+task fills ``csv`` and marks it ``ready``, or records the error as ``failed``. A client
+polls the row, so it always learns how the work ended, even when the task crashed.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from workshop_app.models.base import UTCDateTime, utc_now
+
+
+class ReportStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class OrderReport(SQLModel, table=True):
+    __tablename__ = "order_reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    status: ReportStatus = Field(
+        default=ReportStatus.PENDING,
+        sa_type=sa.Enum(
+            ReportStatus,
+            name="ck_order_reports_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        ),
+    )
+    csv: str | None = None
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
