@@ -18,6 +18,8 @@ from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
@@ -220,3 +222,14 @@ def fuzz_summary() -> list[str]:
         shown = ", ".join(f"{status}x{n}" for status, n in sorted(statuses.items()))
         lines.append(f"  {label} [{who}]: {sum(statuses.values())} ({shown})")
     return lines
+
+
+def bulk(examples: int) -> hypothesis_settings:
+    """Fixed seed, no example database on disk, no deadline (each example starts an app)."""
+    return hypothesis_settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )

@@ -14,7 +14,7 @@ import asyncio
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from robustness_helpers import (
     AUTH,
@@ -22,6 +22,7 @@ from robustness_helpers import (
     VALID_REQUEST_ID,
     assert_envelope,
     build_app,
+    bulk,
     capture_every_log,
     sync_client,
 )
@@ -29,17 +30,6 @@ from robustness_helpers import (
 from workshop_app.lab import app_client
 
 pytestmark = pytest.mark.usefixtures("clean_env")
-
-
-def bulk(examples: int) -> settings:
-    """Fixed seed, no example database on disk, no deadline (each example starts an app)."""
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
 
 
 # Pieces a hostile header is made of: line breaks (header and log-line injection),

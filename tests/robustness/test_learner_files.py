@@ -22,8 +22,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from robustness_helpers import bulk
 
 from workshop_app import lab
 from workshop_app.lab.dashboard import progress_dashboard
@@ -33,16 +34,6 @@ from workshop_app.lab.quizzes import QuizBankError, load_bank
 from workshop_app.lab.reference import SNAPSHOT_PATH, load_snapshot
 
 QUIZZES = DATA_DIR / "quizzes"
-
-
-def bulk(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Column types shared by the tables: UTC timestamps that stay timezone-aware.
+"""Column types shared by the tables: UTC timestamps and status columns.
 
 SQLite has no timezone-aware timestamp type: a datetime written with ``+00:00`` comes
 back naive. ``UTCDateTime`` stores UTC and hands back aware UTC datetimes on every
@@ -6,8 +6,9 @@ database, so an API never answers ``...+00:00`` after a POST and a bare time aft
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -34,3 +35,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def status_type(statuses: type[StrEnum], constraint: str) -> Enum:
+    """A status column: a VARCHAR with a CHECK of the allowed values.
+
+    Not a PostgreSQL ENUM type, which needs migrations of its own to gain a value; and it
+    stores the values ("paid"), not the member names ("PAID").
+    """
+    return Enum(
+        statuses,
+        name=constraint,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )

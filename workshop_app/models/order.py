@@ -11,7 +11,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, utc_now
+from workshop_app.models.base import UTCDateTime, status_type, utc_now
 
 
 class OrderStatus(StrEnum):
@@ -21,25 +21,15 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# A VARCHAR with a CHECK (not a PostgreSQL ENUM type, which needs its own migrations),
-# storing the values ("paid"), not the member names ("PAID").
-ORDER_STATUS_TYPE = sa.Enum(
-    OrderStatus,
-    name="ck_orders_status",
-    native_enum=False,
-    create_constraint=True,
-    length=16,
-    values_callable=lambda statuses: [status.value for status in statuses],
-)
-
-
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (sa.CheckConstraint("total_cents >= 0", name="ck_orders_total_cents"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    status: OrderStatus = Field(default=OrderStatus.PENDING, sa_type=ORDER_STATUS_TYPE)
+    status: OrderStatus = Field(
+        default=OrderStatus.PENDING, sa_type=status_type(OrderStatus, "ck_orders_status")
+    )
     total_cents: int
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 

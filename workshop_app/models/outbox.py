@@ -9,10 +9,9 @@ email: the row says what is still owed. The background task marks it ``sent``, o
 from datetime import datetime
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, utc_now
+from workshop_app.models.base import UTCDateTime, status_type, utc_now
 
 
 class EmailStatus(StrEnum):
@@ -31,14 +30,7 @@ class OutboxEmail(SQLModel, table=True):
     body: str
     status: EmailStatus = Field(
         default=EmailStatus.PENDING,
-        sa_type=sa.Enum(
-            EmailStatus,
-            name="ck_outbox_emails_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
+        sa_type=status_type(EmailStatus, "ck_outbox_emails_status"),
     )
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

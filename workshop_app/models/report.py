@@ -8,10 +8,9 @@ polls the row, so it always learns how the work ended, even when the task crashe
 from datetime import datetime
 from enum import StrEnum
 
-import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, utc_now
+from workshop_app.models.base import UTCDateTime, status_type, utc_now
 
 
 class ReportStatus(StrEnum):
@@ -27,14 +26,7 @@ class OrderReport(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     status: ReportStatus = Field(
         default=ReportStatus.PENDING,
-        sa_type=sa.Enum(
-            ReportStatus,
-            name="ck_order_reports_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
+        sa_type=status_type(ReportStatus, "ck_order_reports_status"),
     )
     csv: str | None = None
     error: str | None = Field(default=None, max_length=500)
