@@ -137,6 +137,7 @@ PRODUCTION = {
     "environment": "production",
     "api_key": SECRET,
     "database_url": "postgresql+asyncpg://orders@db.internal/orders",
+    "auto_create_schema": False,
 }
 
 
@@ -144,7 +145,13 @@ def test_debug_is_refused_in_production():
     assert Settings(**PRODUCTION).debug is False
     assert Settings(environment="development", debug=True).debug is True
     with pytest.raises(ValidationError, match="WORKSHOP_DEBUG must be false"):
-        Settings(**PRODUCTION, debug=True)
+        Settings(**{**PRODUCTION, "debug": True})
+
+
+def test_production_tables_come_from_migrations():
+    assert Settings().auto_create_schema is True  # a laptop gets its tables on its own
+    with pytest.raises(ValidationError, match="WORKSHOP_AUTO_CREATE_SCHEMA must be false"):
+        Settings(**{**PRODUCTION, "auto_create_schema": True})
 
 
 @pytest.mark.parametrize(
@@ -165,6 +172,7 @@ def test_production_refuses_development_defaults(unset, named):
 def test_a_misspelled_variable_cannot_slip_production_onto_the_defaults(monkeypatch):
     monkeypatch.setenv("WORKSHOP_ENVIRONMENT", "production")
     monkeypatch.setenv("WORKSHOP_DATABASE_URL", PRODUCTION["database_url"])
+    monkeypatch.setenv("WORKSHOP_AUTO_CREATE_SCHEMA", "false")
     monkeypatch.setenv("WORKSHOP_APIKEY", SECRET)  # typo: no such setting, silently ignored
 
     with pytest.raises(ValidationError, match="WORKSHOP_API_KEY must be set") as caught:

@@ -40,12 +40,19 @@ def test_draft_and_build_round_trip_with_writefile_markers(tmp_path):
     ]
 
 
-def test_a_writefile_cell_that_drifted_stays_a_code_cell(tmp_path):
+def test_a_writefile_cell_that_drifted_takes_the_file(tmp_path, capsys):
+    """The module file is what people edit: a stale cell must not be written back over it."""
     (tmp_path / "mod.py").write_text("X = 2\n")
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%%writefile ../mod.py\nX = 1")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("%%writefile ../mod.py\nX = 1"),
+        nbformat.v4.new_code_cell("%%writefile ../missing.py\nY = 1"),
+    ]
     path = notebooks / "01_x.ipynb"
     nbformat.write(nb, path)
-    assert nbauthor.draft(path) == "#%% code\n%%writefile ../mod.py\nX = 1\n"
+    assert nbauthor.draft(path) == (
+        "#%% writefile ../mod.py\n\n#%% code\n%%writefile ../missing.py\nY = 1\n"
+    )
+    assert "../mod.py differs from its cell" in capsys.readouterr().err

@@ -70,11 +70,20 @@ def build(draft: Path, target: Path) -> None:
 
 
 def _draft_cell(cell: nbformat.NotebookNode, folder: Path) -> str:
-    """A cell as draft text; a %%writefile cell that matches its file becomes one marker line."""
+    """A cell as draft text; a %%writefile cell whose file exists becomes one marker line.
+
+    The module file wins: it is what people edit (with an editor, ruff and the tests), and a
+    draft that kept a stale cell would write the old text back over it on the next run.
+    """
     first, _, body = cell.source.partition("\n")
     if cell.cell_type == "code" and first.startswith("%%writefile "):
         target = folder / first.split()[-1]
-        if target.exists() and target.read_text(encoding="utf-8") == body + "\n":
+        if target.exists():
+            if target.read_text(encoding="utf-8") != body + "\n":
+                print(
+                    f"note: {first.split()[-1]} differs from its cell; the draft takes the file.",
+                    file=sys.stderr,
+                )
             return f"#%% writefile {first.split()[-1]}"
     return f"#%% {cell.cell_type}\n{cell.source}"
 

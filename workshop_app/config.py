@@ -65,6 +65,20 @@ class Settings(BaseSettings):
         description="Header that carries the request id in and out.",
     )
     log_level: str = Field("INFO", description="Name of a stdlib logging level, e.g. DEBUG.")
+    auto_create_schema: bool = Field(
+        True,
+        description="Create missing tables at startup; false means Alembic migrations own them.",
+    )
+    seed_demo_data: bool = Field(False, description="Load data/seed at startup (idempotent).")
+    event_relay_interval_seconds: float = Field(
+        1.0, gt=0, description="How often the relay looks for events still to dispatch."
+    )
+    event_max_attempts: int = Field(
+        3, ge=1, description="Dispatch attempts before an event is left 'failed' for a person."
+    )
+    shutdown_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long shutdown waits to dispatch the events still queued."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -97,6 +111,11 @@ class Settings(BaseSettings):
             return self
         if self.debug:
             raise ValueError("WORKSHOP_DEBUG must be false when WORKSHOP_ENVIRONMENT=production.")
+        if self.auto_create_schema:
+            raise ValueError(
+                "WORKSHOP_AUTO_CREATE_SCHEMA must be false when WORKSHOP_ENVIRONMENT=production: "
+                "production tables come from migrations (alembic upgrade head)."
+            )
         # model_fields_set holds every field a source provided (argument, env var or .env).
         if missing := [name for name in _SET_IN_PRODUCTION if name not in self.model_fields_set]:
             names = " and ".join(f"WORKSHOP_{name.upper()}" for name in missing)
