@@ -49,9 +49,31 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
         "settings are read by every layer, so they import none of them",
     ),
     (
+        "workshop_app.events",
+        (*HTTP, "workshop_app.services", "workshop_app.routers", "workshop_app.dependencies"),
+        "domain events are plain data that services create: no HTTP, no database code",
+    ),
+    *[
+        (
+            module,
+            (*HTTP, "workshop_app.routers", "workshop_app.dependencies", "workshop_app.main"),
+            "events are handled after the response, outside HTTP: a script could run them",
+        )
+        for module in (
+            "workshop_app.event_bus",
+            "workshop_app.event_relay",
+            "workshop_app.subscribers",
+        )
+    ],
+    (
         "workshop_app.database",
         ("workshop_app.routers", "workshop_app.services"),
         "the database layer sits below services",
+    ),
+    (
+        "workshop_app.lifespan",
+        ("workshop_app.main", "workshop_app.routers", "workshop_app.dependencies"),
+        "the lifespan builds what requests use: it never imports the HTTP layer that uses it",
     ),
 ]
 TOOLKIT = "workshop_app.lab"
@@ -117,8 +139,14 @@ def test_the_package_keeps_the_layering_rule():
         ("models/user.py", "from ..services import users\n", "models are the bottom layer"),
         ("models/order.py", "from workshop_app.routers import x\n", "bottom layer"),
         ("config.py", "from workshop_app.main import create_app\n", "settings are read"),
+        ("lifespan.py", "from workshop_app.dependencies import SessionDep\n", "never imports"),
+        ("lifespan.py", "from .routers import register_routers\n", "HTTP layer that uses it"),
         ("main.py", "from workshop_app.lab import quiz\n", "never imports the toolkit"),
         ("routers/health.py", "from ..lab.client import call\n", "never imports the toolkit"),
+        ("events.py", "from pydantic import BaseModel\nimport fastapi\n", "plain data"),
+        ("event_bus.py", "from fastapi import Request\n", "outside HTTP"),
+        ("event_relay.py", "from starlette.background import BackgroundTask\n", "outside HTTP"),
+        ("subscribers.py", "from .dependencies import SessionDep\n", "outside HTTP"),
     ],
 )
 def test_the_checker_catches_each_kind_of_violation(tmp_path, relative, source, expected):

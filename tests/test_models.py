@@ -35,10 +35,12 @@ async def saved_order(session: AsyncSession, user: User, total_cents: int = 1000
 
 def test_the_package_registers_every_table_with_a_plural_name():
     assert sorted(SQLModel.metadata.tables) == [
+        "audit_entries",
         "order_lines",
         "order_reports",
         "orders",
         "outbox_emails",
+        "stored_events",
         "users",
     ]
 

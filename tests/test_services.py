@@ -32,7 +32,7 @@ from workshop_app.services.order_service import (
 )
 from workshop_app.services.user_service import hash_password, verify_password
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
 
 PRODUCTION_COST = (user_service.SCRYPT_N, user_service.SCRYPT_R, user_service.SCRYPT_P)
 

@@ -2,7 +2,8 @@
 
 Endpoints declare what they need with the `Annotated` aliases (`SettingsDep`,
 `SessionDep`, `UserServiceDep`, `OrderServiceDep`, `CallerDep`, `PaginationDep`, and
-`OutboxServiceDep`, `ReportServiceDep`, `MailerDep` for the background work): one
+`OutboxServiceDep`, `ReportServiceDep`, `MailerDep` for the background work,
+`AppEventsDep` and `EventRelayDep` for the domain events): one
 definition, the same options everywhere. FastAPI solves the chain on every request,
 running each link once per request however often it is asked for; tests swap any link
 with `app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI
@@ -22,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
-from workshop_app.mail import Mailer, MemoryMailer
+from workshop_app.event_relay import EventRelay
+from workshop_app.mail import Mailer
 from workshop_app.security import Caller, api_key_header, authenticate, bearer_scheme
 from workshop_app.services import OrderService, OutboxService, ReportService, UserService
+from workshop_app.subscribers import AppEvents
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -99,15 +102,32 @@ ReportServiceDep = Annotated[ReportService, Depends(get_report_service)]
 
 
 async def get_mailer(request: Request) -> Mailer:
-    """`app.state.mailer` if set (a provider's client, a test's fake), else one in-memory
-    mailbox per app, created on first use."""
-    state = request.app.state
-    if not hasattr(state, "mailer"):
-        state.mailer = MemoryMailer()
-    return state.mailer
+    """`app.state.mailer`: the factory's in-memory mailbox, or what replaced it (a
+    provider's client, a test's fake); the event handlers send through the same one."""
+    return request.app.state.mailer
 
 
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+async def get_app_events(request: Request) -> AppEvents:
+    """The bus, relay and statistics the lifespan built for this app."""
+    events = getattr(request.state, "events", None)
+    if events is None:
+        raise RuntimeError("No events in lifespan state: run the app with its lifespan.")
+    return events
+
+
+AppEventsDep = Annotated[AppEvents, Depends(get_app_events)]
+
+
+async def get_event_relay(events: AppEventsDep) -> EventRelay:
+    """The relay, for routers that record events: `background.add_task(relay.dispatch_pending)`
+    sends them right after the response."""
+    return events.relay
+
+
+EventRelayDep = Annotated[EventRelay, Depends(get_event_relay)]
 
 
 async def get_caller(

@@ -1,7 +1,7 @@
 """Shutting down with work in flight: it finishes before the lifespan ends, or it is reported.
 
-What exists today is tested here: Starlette background tasks attached to responses, and
-requests still running when the client block ends. The app's lifespan disposes the engine
+Tested here: Starlette background tasks attached to responses, and requests still running
+when the client block ends. The app's lifespan disposes the engine
 on shutdown, so any work that outlived it would fail or vanish; these tests record the
 order of events and the rows written to prove that neither happens:
 
@@ -13,8 +13,9 @@ order of events and the rows written to prove that neither happens:
 * under a real uvicorn server, background work of answered requests finishes before the
   lifespan's shutdown.
 
-Queued domain events and their outbox arrive with notebooks 08-10; their shutdown
-guarantees will be tested here when they exist.
+Queued domain events have their shutdown guarantees tested beside the relay: drained at
+shutdown, and what a timeout leaves stays pending and goes out at the next start
+(tests/test_lifespan.py, tests/test_event_relay.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from workshop_app.routers import health, me, orders, outbox, reports, users
+from workshop_app.routers import events, health, me, orders, outbox, reports, users
 
 
 def register_routers(app: FastAPI) -> None:
@@ -16,3 +16,4 @@ def register_routers(app: FastAPI) -> None:
         reports.user_reports_router, prefix="/users/{user_id}/reports", tags=["reports"]
     )
     app.include_router(reports.router, prefix="/reports", tags=["reports"])
+    app.include_router(events.router, prefix="/events", tags=["events"])

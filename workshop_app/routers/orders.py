@@ -4,14 +4,21 @@ Two routers, because the URLs have two roots: `/users/{user_id}/orders` (an orde
 belongs to a user) and `/orders/{order_id}`. `routers/__init__.py` mounts both. The
 transitions are actions (`POST /orders/{id}/pay`), not a writable `status` field:
 each action is one rule of the state machine in `OrderService`, refused with 409
-`ILLEGAL_TRANSITION` when the order is in the wrong state.
+`ILLEGAL_TRANSITION` when the order is in the wrong state. Placing and cancelling an order
+record a domain event; the relay dispatches it right after the response (notebook 09).
 """
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
-from workshop_app.dependencies import OrderServiceDep, PaginationDep, ResourceId, get_caller
+from workshop_app.dependencies import (
+    EventRelayDep,
+    OrderServiceDep,
+    PaginationDep,
+    ResourceId,
+    get_caller,
+)
 from workshop_app.errors import error_responses
 from workshop_app.models import OrderStatus
 from workshop_app.schemas import OrderCreate, OrderLineRead, OrderRead, Page
@@ -45,11 +52,14 @@ async def create_order(
     user_id: ResourceId,
     body: OrderCreate,
     orders: OrderServiceDep,
+    relay: EventRelayDep,
+    background: BackgroundTasks,
     request: Request,
     response: Response,
 ) -> OrderRead:
     """The total is computed from the lines; the order starts `pending`."""
     details = await orders.create(user_id, body)
+    background.add_task(relay.dispatch_pending)  # order.placed, once the commit is done
     response.headers["Location"] = str(request.url_for("read_order", order_id=details.order.id))
     return to_read(details)
 
@@ -95,6 +105,10 @@ async def ship_order(order_id: ResourceId, orders: OrderServiceDep) -> OrderRead
     summary="Cancel an order that has not shipped",
     responses=error_responses(409),
 )
-async def cancel_order(order_id: ResourceId, orders: OrderServiceDep) -> OrderRead:
+async def cancel_order(
+    order_id: ResourceId, orders: OrderServiceDep, relay: EventRelayDep, background: BackgroundTasks
+) -> OrderRead:
     """`pending` or `paid` -> `cancelled`; a shipped order cannot be cancelled."""
-    return to_read(await orders.cancel(order_id))
+    details = await orders.cancel(order_id)
+    background.add_task(relay.dispatch_pending)  # order.cancelled, once the commit is done
+    return to_read(details)

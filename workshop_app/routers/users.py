@@ -4,7 +4,8 @@ Each endpoint reads the request, calls one service method and shapes the answer:
 status codes, the `Location` of a new user, `UserRead` (which has no
 `password_hash`). The router never queries the database and never decides whether
 an email is taken; the service raises, the error handlers answer. A new user's welcome
-email is queued in the request's transaction and sent after the response (notebook 08).
+email is queued in the request's transaction and sent after the response (notebook 08);
+so are the domain events the service recorded (notebook 09).
 """
 
 from typing import Annotated
@@ -13,6 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 
 from workshop_app.dependencies import (
     EngineDep,
+    EventRelayDep,
     MailerDep,
     OutboxServiceDep,
     PaginationDep,
@@ -40,15 +42,18 @@ async def create_user(
     outbox: OutboxServiceDep,
     engine: EngineDep,
     mailer: MailerDep,
+    relay: EventRelayDep,
     background: BackgroundTasks,
     request: Request,
     response: Response,
 ) -> UserRead:
     """The email must not belong to another user (409 `EMAIL_TAKEN`), whatever its case.
-    A welcome email is queued with the user and sent after the response."""
+    A welcome email is queued with the user and sent after the response, and so is the
+    `user.registered` event."""
     user = await users.create(body)
     email = await outbox.queue_welcome_email(user)
     background.add_task(send_email, engine, mailer, email.id)
+    background.add_task(relay.dispatch_pending)
     response.headers["Location"] = str(request.url_for("read_user", user_id=user.id))
     return UserRead.model_validate(user)
 

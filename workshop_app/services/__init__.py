@@ -7,6 +7,7 @@ command-line tool or in a cron job. It flushes but never commits: whoever opened
 session owns the transaction (the request's session dependency, or the script).
 """
 
+from workshop_app.services.event_store import list_events, record_event
 from workshop_app.services.order_service import (
     IllegalTransitionError,
     OrderDetails,
@@ -30,4 +31,6 @@ __all__ = [
     "OutboxService",
     "ReportService",
     "UserService",
+    "list_events",
+    "record_event",
 ]

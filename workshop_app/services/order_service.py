@@ -8,7 +8,9 @@ only moves along the allowed transitions.
 
 Anything else (paying a cancelled order, shipping a pending one) is refused with 409
 ``ILLEGAL_TRANSITION``. Extra rules for new orders are ``OrderRule`` functions, so a rule
-is one small function, tested on its own and listed in ``DEFAULT_RULES``.
+is one small function, tested on its own and listed in ``DEFAULT_RULES``. Placing and
+cancelling record ``OrderPlaced`` and ``OrderCancelled`` in the same transaction
+(notebook 09).
 """
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -17,9 +19,11 @@ from dataclasses import dataclass
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from workshop_app.events import OrderCancelled, OrderPlaced
 from workshop_app.exceptions import ConflictError, NotFoundError, ValidationFailed
 from workshop_app.models import Order, OrderLine, OrderStatus, User
 from workshop_app.schemas import OrderCreate, OrderLineCreate
+from workshop_app.services.event_store import record_event
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
@@ -94,6 +98,8 @@ class OrderService:
         lines = [OrderLine(order_id=order.id, **line.model_dump()) for line in data.lines]
         self.session.add_all(lines)
         await self.session.flush()
+        placed = OrderPlaced(order_id=order.id, user_id=user_id, total_cents=total)
+        await record_event(self.session, placed)
         return OrderDetails(order, lines)
 
     async def get(self, order_id: int) -> OrderDetails:
@@ -121,7 +127,10 @@ class OrderService:
         return await self._move(order_id, OrderStatus.SHIPPED)
 
     async def cancel(self, order_id: int) -> OrderDetails:
-        return await self._move(order_id, OrderStatus.CANCELLED)
+        details = await self._move(order_id, OrderStatus.CANCELLED)
+        cancelled = OrderCancelled(order_id=order_id, user_id=details.order.user_id)
+        await record_event(self.session, cancelled)
+        return details
 
     async def _move(self, order_id: int, target: OrderStatus) -> OrderDetails:
         order = await self._get_order(order_id)

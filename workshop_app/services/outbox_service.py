@@ -30,6 +30,24 @@ class OutboxService:
         await self.session.flush()
         return email
 
+    async def queue_order_cancelled_email(self, user: User, order_id: int) -> OutboxEmail:
+        """Add a ``pending`` email telling ``user`` their order was cancelled, unless one is
+        already queued: an order is cancelled once, so a redelivered event sends nothing new."""
+        subject = f"Your order {order_id} was cancelled"
+        query = select(OutboxEmail).where(OutboxEmail.user_id == user.id)
+        existing = (await self.session.exec(query.where(OutboxEmail.subject == subject))).first()
+        if existing is not None:
+            return existing
+        email = OutboxEmail(
+            user_id=user.id,
+            to=user.email,
+            subject=subject,
+            body=f"Hello {user.full_name}, your order {order_id} is cancelled.",
+        )
+        self.session.add(email)
+        await self.session.flush()
+        return email
+
     async def list_for_user(self, user_id: int) -> Sequence[OutboxEmail]:
         """The user's emails, oldest first; 404 for a user who does not exist."""
         if await self.session.get(User, user_id) is None:

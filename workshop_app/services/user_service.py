@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from workshop_app.events import UserRegistered
 from workshop_app.exceptions import ConflictError, NotFoundError
 from workshop_app.models import User
 from workshop_app.schemas import UserCreate, UserUpdate
+from workshop_app.services.event_store import record_event
 
 # scrypt cost: 2**14 x 8 x 1 needs 16 MiB and tens of milliseconds per hash, which is the
 # point: a stolen table costs an attacker that much for every guess.
@@ -65,7 +67,8 @@ class UserService:
         self.session = session
 
     async def create(self, data: UserCreate) -> User:
-        """Refuse a taken email (409 ``EMAIL_TAKEN``), hash the password, add the user."""
+        """Refuse a taken email (409 ``EMAIL_TAKEN``), hash the password, add the user,
+        and record ``UserRegistered`` in the same transaction."""
         email = data.email.lower()
         if await self._find_by_email(email) is not None:
             raise EmailTakenError(f"A user with the email {email} already exists.")
@@ -78,6 +81,7 @@ class UserService:
             # Two requests raced past the check above: the database refused the second.
             await self.session.rollback()
             raise EmailTakenError(f"A user with the email {email} already exists.") from exc
+        await record_event(self.session, UserRegistered(user_id=user.id, email=user.email))
         return user
 
     async def get(self, user_id: int) -> User:

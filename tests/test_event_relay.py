@@ -1,0 +1,234 @@
+"""The event relay: claiming rows, the loop that picks up what is left, and shutdown.
+
+Each test runs on SQLite and on PostgreSQL (see ``database_url`` in conftest.py): claiming
+rows is where the two databases are most likely to differ. SQLite uses a file, so two
+relays (two "processes") really use two connections at once.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from workshop_app.config import Settings
+from workshop_app.database import create_engine, create_schema
+from workshop_app.event_bus import EventBus
+from workshop_app.event_relay import EventRelay
+from workshop_app.events import DomainEvent, OrderPlaced
+from workshop_app.models import EventStatus, StoredEvent
+from workshop_app.models.base import utc_now
+from workshop_app.services import record_event
+
+pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
+
+
+@pytest.fixture
+async def engine(database_url, tmp_path):
+    if database_url.startswith("sqlite"):
+        database_url = f"sqlite+aiosqlite:///{tmp_path}/relay.db"
+    engine = create_engine(Settings(database_url=database_url))
+    await create_schema(engine)
+    yield engine
+    await engine.dispose()
+
+
+class Recorder:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.seen: list[DomainEvent] = []
+
+    async def __call__(self, event: DomainEvent) -> None:
+        await asyncio.sleep(self.delay)  # yields to the other relay: a real race
+        self.seen.append(event)
+
+
+def bus_with(*handlers: Any) -> EventBus:
+    bus = EventBus()
+    for number, handler in enumerate(handlers):
+        bus.subscribe(DomainEvent, handler, name=f"handler{number}")
+    return bus
+
+
+async def record(engine, count: int = 1) -> list[OrderPlaced]:
+    """Commit ``count`` events, as requests would, without dispatching them."""
+    events = [OrderPlaced(order_id=n, user_id=1, total_cents=100) for n in range(1, count + 1)]
+    async with AsyncSession(engine) as session:
+        for event in events:
+            await record_event(session, event)
+        await session.commit()
+    return events
+
+
+async def statuses(engine) -> list[tuple[str, int]]:
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(StoredEvent).order_by(col(StoredEvent.id)))).all()
+    return [(row.status.value, row.attempts) for row in rows]
+
+
+async def make_due(engine) -> None:
+    """Let the backoff pass without waiting for it."""
+    async with engine.begin() as connection:
+        past = utc_now() - timedelta(seconds=1)
+        await connection.execute(update(StoredEvent).values(next_attempt_at=past))
+
+
+async def wait_until(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_two_relays_at_once_never_deliver_an_event_twice(engine):
+    events = await record(engine, 20)
+    seen = Recorder(delay=0.001)
+    bus = bus_with(seen)
+    first, second = EventRelay(engine, bus), EventRelay(engine, bus)  # two "processes"
+    counts = await asyncio.gather(first.dispatch_pending(), second.dispatch_pending())
+    assert sum(counts) == 20
+    delivered = Counter(event.event_id for event in seen.seen)
+    assert set(delivered) == {event.event_id for event in events}
+    assert set(delivered.values()) == {1}
+    assert await statuses(engine) == [("dispatched", 1)] * 20
+
+
+async def test_events_are_dispatched_in_the_order_they_were_recorded(engine):
+    events = await record(engine, 5)
+    seen = Recorder()
+    await EventRelay(engine, bus_with(seen)).dispatch_pending()
+    assert [event.order_id for event in seen.seen] == [event.order_id for event in events]
+
+
+async def test_the_loop_picks_up_an_event_left_pending(engine):
+    """The process died after the commit, before the request's task dispatched."""
+    [event] = await record(engine)
+    seen = Recorder()
+    relay = EventRelay(engine, bus_with(seen), interval=0.02)
+    relay.start()
+    try:
+        await wait_until(lambda: _true(seen.seen))
+    finally:
+        assert await relay.stop(timeout=5) == 0
+    assert seen.seen == [event] and not relay.running
+    assert await statuses(engine) == [("dispatched", 1)]
+
+
+async def _true(value: Any) -> bool:
+    return bool(value)
+
+
+async def test_start_releases_a_claim_left_by_a_crash_mid_dispatch(engine, caplog):
+    [event] = await record(engine)
+    crashed_at = utc_now() - timedelta(seconds=5)
+    async with engine.begin() as connection:  # claimed, then the process died
+        await connection.execute(
+            update(StoredEvent).values(
+                status=EventStatus.DISPATCHING, attempts=1, claimed_at=crashed_at
+            )
+        )
+    seen = Recorder()
+    relay = EventRelay(engine, bus_with(seen), interval=0.02)
+    with caplog.at_level(logging.WARNING, logger="workshop_app.event_relay"):
+        relay.start()
+        try:
+            await wait_until(lambda: _true(seen.seen))
+        finally:
+            await relay.stop(timeout=5)
+    assert seen.seen == [event]  # delivered again: at-least-once
+    assert await statuses(engine) == [("dispatched", 2)]
+    assert "Released 1 event(s) left dispatching by a crash" in caplog.text
+
+
+async def test_stop_drains_the_queued_events(engine):
+    seen = Recorder()
+    relay = EventRelay(engine, bus_with(seen), interval=60)  # the loop never ticks here
+    relay.start()
+    events = await record(engine, 3)
+    assert await relay.stop(timeout=5) == 0
+    assert seen.seen == events
+    assert await statuses(engine) == [("dispatched", 1)] * 3
+
+
+async def test_what_stop_cannot_drain_in_time_stays_in_the_table(engine, caplog):
+    events = await record(engine, 3)
+    slow = Recorder(delay=0.2)
+    relay = EventRelay(engine, bus_with(slow), interval=60)
+    relay.start()
+    with caplog.at_level(logging.WARNING, logger="workshop_app.event_relay"):
+        left = await relay.stop(timeout=0.1)
+    assert left == 3 and slow.seen == []
+    assert "3 event(s) left pending at shutdown" in caplog.text
+    # The next start (a new process) releases the interrupted claim and delivers all.
+    fast = Recorder()
+    restarted = EventRelay(engine, bus_with(fast), interval=0.02)
+    restarted.start()
+    try:
+        await wait_until(lambda: _true(len(fast.seen) == 3))
+    finally:
+        assert await restarted.stop(timeout=5) == 0
+    assert sorted(e.order_id for e in fast.seen) == [e.order_id for e in events]
+
+
+async def test_nothing_is_lost_when_a_handler_fails(engine):
+    [event] = await record(engine)
+    broken = True
+    calls: list[str] = []
+
+    async def sometimes(event: DomainEvent) -> None:
+        calls.append("sometimes")
+        if broken:
+            raise ConnectionError("down")
+
+    other = Recorder()
+    bus = EventBus()
+    bus.subscribe(DomainEvent, sometimes)
+    bus.subscribe(DomainEvent, other, name="other")
+    relay = EventRelay(engine, bus, interval=60, max_attempts=5)
+    assert await relay.dispatch_pending() == 0
+    async with AsyncSession(engine) as session:
+        row = await session.get(StoredEvent, 1)
+    assert (row.status, row.failed_handlers) == (EventStatus.PENDING, '["sometimes"]')
+    assert row.next_attempt_at - row.claimed_at >= timedelta(seconds=59)  # backoff: interval
+    assert await relay.dispatch_pending() == 0  # not due yet: the backoff holds it back
+    broken = False
+    await make_due(engine)
+    assert await relay.dispatch_pending() == 1
+    assert calls == ["sometimes", "sometimes"] and other.seen == [event]
+    assert await statuses(engine) == [("dispatched", 2)]
+
+
+async def test_an_unreadable_event_fails_at_once(engine):
+    async with AsyncSession(engine) as session:
+        session.add(StoredEvent(name="order.refunded", payload="{}"))
+        await session.commit()
+    assert await EventRelay(engine, bus_with(Recorder())).dispatch_pending() == 0
+    async with AsyncSession(engine) as session:
+        row = await session.get(StoredEvent, 1)
+    assert row.status == EventStatus.FAILED
+    assert row.error == "LookupError: No event class is named 'order.refunded'."
+
+
+async def test_dispatch_pending_never_raises(engine, caplog):
+    await record(engine)
+    await engine.dispose()
+    relay = EventRelay(engine, bus_with(Recorder()))
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("DROP TABLE stored_events")
+    with caplog.at_level(logging.ERROR, logger="workshop_app.event_relay"):
+        assert await relay.dispatch_pending() == 0
+    assert "they stay pending for the next run" in caplog.text
+
+
+async def test_a_relay_starts_once(engine):
+    relay = EventRelay(engine, EventBus(), interval=60)
+    relay.start()
+    try:
+        with pytest.raises(RuntimeError, match="already running"):
+            relay.start()
+    finally:
+        await relay.stop(timeout=5)

@@ -1,0 +1,246 @@
+"""The relay: moves committed events from ``stored_events`` to the bus's handlers.
+
+Every row is **claimed** before its handlers run, with one conditional UPDATE
+(``pending -> dispatching WHERE status = 'pending'``): of two relays that see the same
+row, only one gets it back, on SQLite and on PostgreSQL alike, so no event is delivered
+twice by two dispatchers running at once. Then one of three outcomes is written:
+``dispatched``; ``pending`` again with the handlers that failed, not to be retried
+before ``next_attempt_at`` (``interval`` seconds, doubling with each attempt), and then
+only those handlers; or ``failed`` once ``max_attempts`` is spent.
+
+``dispatch_pending`` runs after each response that recorded events (a background task)
+and in a loop every ``interval`` seconds, the safety net for anything left pending.
+A crash between claim and outcome leaves a row ``dispatching``: ``start`` puts such rows
+back to ``pending``. That assumes ONE relay per database; several instances would need
+a lease (reclaim only claims older than, say, a minute).
+"""
+
+import asyncio
+import json
+import logging
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from workshop_app.event_bus import EventBus, describe_error
+from workshop_app.events import load_event
+from workshop_app.models import EventStatus, StoredEvent
+from workshop_app.models.base import utc_now
+
+logger = logging.getLogger(__name__)
+
+_UNFINISHED = (EventStatus.PENDING, EventStatus.DISPATCHING)
+
+
+class EventRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        bus: EventBus,
+        *,
+        interval: float = 1.0,
+        max_attempts: int = 3,
+        batch_size: int = 100,
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.interval = interval
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._started_at: datetime | None = None
+        # One pass at a time in this process: a request's task that finds the loop mid-pass
+        # waits for it, so when the task returns, every event committed before it was tried.
+        self._one_pass = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the loop: release claims left by a crash, then dispatch what is pending
+        every ``interval`` seconds (the first pass one interval after the start)."""
+        if self.running:
+            raise RuntimeError("The event relay is already running.")
+        self._started_at = utc_now()
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="event-relay")
+
+    async def stop(self, timeout: float) -> int:
+        """Stop the loop, then dispatch what is still pending, within ``timeout`` seconds
+        in all. Returns how many events are left unfinished (0 if the database cannot
+        tell, which is logged): they stay in the table, and the next start dispatches
+        them. Nothing is lost, and shutdown never fails here."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._task is not None:
+            self._stopping.set()
+            done, _ = await asyncio.wait({self._task}, timeout=timeout)
+            if not done:
+                self._task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        with suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                await self.dispatch_pending()
+        try:
+            left = await self.count_unfinished()
+        except Exception:  # shutdown goes on: the rows, whatever they say, stay in the table
+            logger.exception("Could not count the events left at shutdown")
+            return 0
+        if left:
+            logger.warning(
+                "%d event(s) left pending at shutdown; the next start dispatches them",
+                left,
+                extra={"fields": {"events_left": left}},
+            )
+        return left
+
+    async def dispatch_pending(self) -> int:
+        """Claim and dispatch every event pending now, oldest first; return how many were
+        dispatched. Never raises (it runs as a background task): a database error is
+        logged and the rows stay pending for the next run."""
+        dispatched, last_id = 0, 0
+        async with self._one_pass:
+            try:
+                while ids := await self._pending_ids(after=last_id):
+                    for event_id in ids:
+                        last_id = event_id
+                        claimed = await self._claim(event_id)
+                        if claimed is not None and await self._deliver(claimed):
+                            dispatched += 1
+            except Exception:
+                logger.exception("Dispatching events failed; they stay pending for the next run")
+        return dispatched
+
+    async def count_unfinished(self) -> int:
+        """Events not dispatched yet: pending, or claimed and not finished."""
+        query = select(func.count()).where(col(StoredEvent.status).in_(_UNFINISHED))
+        async with self.engine.connect() as connection:
+            return (await connection.execute(query)).scalar_one()
+
+    async def _run(self) -> None:
+        try:
+            await self._release_stale_claims()
+        except Exception:
+            logger.exception("Releasing stale event claims failed")
+        # Wait first: right after startup, requests dispatch their own events; the loop
+        # only picks up what is left (a crash, a retry), one interval later.
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            if self._stopping.is_set():
+                return  # stop() drains what is left
+            await self.dispatch_pending()
+
+    async def _release_stale_claims(self) -> None:
+        """Rows claimed before this relay started were being dispatched when the process
+        died: their handlers may or may not have run, so they run again (at-least-once)."""
+        release = (
+            update(StoredEvent)
+            .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
+            .where(col(StoredEvent.claimed_at) < self._started_at)
+            .values(status=EventStatus.PENDING)
+        )
+        async with self.engine.begin() as connection:
+            released = (await connection.execute(release)).rowcount
+        if released:
+            logger.warning("Released %d event(s) left dispatching by a crash", released)
+
+    async def _pending_ids(self, *, after: int) -> list[int]:
+        due = or_(
+            col(StoredEvent.next_attempt_at).is_(None),
+            col(StoredEvent.next_attempt_at) <= utc_now(),
+        )
+        query = (
+            select(StoredEvent.id)
+            .where(col(StoredEvent.status) == EventStatus.PENDING, col(StoredEvent.id) > after)
+            .where(due)
+            .order_by(col(StoredEvent.id))
+            .limit(self.batch_size)
+        )
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(query)).scalars())
+
+    async def _claim(self, event_id: int) -> Row | None:
+        """``pending -> dispatching`` if the row is still pending; None if another relay won."""
+        claim = (
+            update(StoredEvent)
+            .where(col(StoredEvent.id) == event_id)
+            .where(col(StoredEvent.status) == EventStatus.PENDING)
+            .values(
+                status=EventStatus.DISPATCHING,
+                attempts=col(StoredEvent.attempts) + 1,
+                claimed_at=utc_now(),
+            )
+            .returning(
+                StoredEvent.id, StoredEvent.name, StoredEvent.payload,
+                StoredEvent.attempts, StoredEvent.failed_handlers,
+            )
+        )  # fmt: skip
+        async with self.engine.begin() as connection:
+            return (await connection.execute(claim)).first()
+
+    async def _deliver(self, claimed: Row) -> bool:
+        """Run the handlers still owed and record the outcome; True if all succeeded."""
+        try:
+            event = load_event(claimed.name, claimed.payload)
+        except (LookupError, ValidationError) as exc:
+            # Retrying cannot fix an unreadable row: fail it now, for a person to look at.
+            await self._finish(claimed.id, EventStatus.FAILED, error=describe_error(exc))
+            return False
+        owed = json.loads(claimed.failed_handlers) if claimed.failed_handlers else None
+        failures = await self.bus.publish(event, only=owed)
+        if not failures:
+            await self._finish(claimed.id, EventStatus.DISPATCHED, dispatched_at=utc_now())
+            return True
+        gave_up = claimed.attempts >= self.max_attempts
+        backoff = timedelta(seconds=self.interval * 2 ** (claimed.attempts - 1))
+        await self._finish(
+            claimed.id,
+            EventStatus.FAILED if gave_up else EventStatus.PENDING,
+            failed_handlers=json.dumps(sorted(failures)),
+            error="; ".join(f"{name}: {error}" for name, error in sorted(failures.items())),
+            next_attempt_at=None if gave_up else utc_now() + backoff,
+        )
+        if gave_up:
+            logger.error(
+                "Event %s %s failed %d times; left 'failed' for a person",
+                claimed.id,
+                claimed.name,
+                claimed.attempts,
+                extra={"fields": {"stored_event_id": claimed.id, "handlers": sorted(failures)}},
+            )
+        return False
+
+    async def _finish(
+        self,
+        event_id: int,
+        status: EventStatus,
+        *,
+        failed_handlers: str | None = None,
+        error: str | None = None,
+        dispatched_at: datetime | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        outcome = (
+            update(StoredEvent)
+            .where(col(StoredEvent.id) == event_id)
+            .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
+            .values(
+                status=status,
+                failed_handlers=failed_handlers,
+                error=error[:500] if error else None,
+                dispatched_at=dispatched_at,
+                next_attempt_at=next_attempt_at,
+            )
+        )
+        async with self.engine.begin() as connection:
+            await connection.execute(outcome)
