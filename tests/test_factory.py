@@ -1,4 +1,4 @@
-"""The app factory, its lifespan (engine) and the health probes."""
+"""The app factory, two apps side by side, the database helpers and the health probes."""
 
 import asyncio
 import logging
@@ -9,10 +9,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 import uvicorn
-from asgi_lifespan import LifespanManager
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from workshop_app import main
@@ -140,17 +139,6 @@ def test_health_routes_are_documented(app_settings):
 
 
 @pytest.mark.anyio
-async def test_lifespan_state_reaches_requests(client_for, app_settings):
-    app = add_probe(create_app(app_settings))
-
-    async with client_for(app) as client:
-        body = (await client.get("/probe")).json()
-
-    assert body["app_name"] == app_settings.app_name
-    assert body["same_settings"] is True
-
-
-@pytest.mark.anyio
 async def test_two_apps_in_one_process_share_no_state(client_for):
     app_a = add_probe(create_app(Settings(app_name="A", rate_limit_enabled=False)))
     app_b = add_probe(create_app(Settings(app_name="B", rate_limit_enabled=False)))
@@ -169,34 +157,6 @@ async def test_two_apps_in_one_process_share_no_state(client_for):
 
 
 @pytest.mark.anyio
-async def test_lifespan_creates_the_tables(client_for, app_settings):
-    app = add_probe(create_app(app_settings))
-
-    async with client_for(app) as client:
-        tables = (await client.get("/probe")).json()["tables"]
-
-    assert tables == ["order_lines", "order_reports", "orders", "outbox_emails", "users"]
-
-
-@pytest.mark.anyio
-async def test_a_schema_failure_stops_startup_and_disposes_the_engine(
-    client_for, app_settings, monkeypatch
-):
-    disposed = []
-
-    async def broken_create_schema(engine):
-        event.listen(engine.sync_engine, "engine_disposed", disposed.append)
-        raise PermissionError("permission denied for schema public")
-
-    monkeypatch.setattr(main, "create_schema", broken_create_schema)
-
-    with pytest.raises(RuntimeError, match="Cannot create the tables at startup"):
-        async with client_for(create_app(app_settings)):
-            pass
-    assert len(disposed) == 1
-
-
-@pytest.mark.anyio
 async def test_two_apps_keep_separate_rate_limit_buckets(client_for):
     app_a = add_probe(create_app(Settings(app_name="A", rate_limit_requests=1)))
     app_b = add_probe(create_app(Settings(app_name="B", rate_limit_requests=1)))
@@ -206,26 +166,6 @@ async def test_two_apps_keep_separate_rate_limit_buckets(client_for):
         status_b = (await client_b.get("/probe")).status_code
 
     assert (statuses_a, status_b) == ([200, 429], 200)
-
-
-@pytest.mark.anyio
-async def test_lifespan_logs_and_disposes_the_engine(client_for, app_settings, caplog):
-    app = create_app(app_settings)
-    disposed = []
-
-    @app.get("/watch-engine")
-    async def watch_engine(request: Request) -> dict:
-        event.listen(request.state.engine.sync_engine, "engine_disposed", disposed.append)
-        return {}
-
-    with caplog.at_level(logging.INFO, logger="workshop_app"):
-        async with client_for(app) as client:
-            await client.get("/watch-engine")
-            assert disposed == []
-            assert "Started Orders API 1.0.0 (test)" in caplog.messages
-
-    assert len(disposed) == 1
-    assert "Stopped Orders API" in caplog.messages
 
 
 @pytest.mark.anyio
@@ -257,26 +197,6 @@ async def test_readiness_is_503_when_the_database_goes_away(client_for, tmp_path
 
 
 @pytest.mark.anyio
-@pytest.mark.usefixtures("aiosqlite_threads_finished")
-@pytest.mark.parametrize(
-    "url",
-    [
-        "sqlite+aiosqlite:////nonexistent-workshop-dir/app.db",
-        "postgresql+asyncpg://orders:pw-123@127.0.0.1:1/orders",
-    ],
-)
-async def test_unreachable_database_stops_startup_with_a_clear_error(url):
-    app = create_app(Settings(database_url=url))
-
-    with pytest.raises(RuntimeError, match="Check WORKSHOP_DATABASE_URL") as caught:
-        async with LifespanManager(app):
-            pytest.fail("startup should have failed")
-
-    assert "pw-123" not in str(caught.value)
-    assert caught.value.__cause__ is not None
-
-
-@pytest.mark.anyio
 async def test_sqlite_connections_enforce_foreign_keys(app_settings):
     engine = create_engine(app_settings)
     try:
@@ -298,53 +218,3 @@ async def test_ping_times_out_instead_of_hanging():
 
     with pytest.raises(TimeoutError):
         await ping(HangingEngine(), timeout=0.05)  # type: ignore[arg-type]
-
-
-@pytest.mark.anyio
-@pytest.mark.usefixtures("aiosqlite_threads_finished")
-async def test_startup_error_names_the_cause_and_the_variable():
-    url = "sqlite+aiosqlite:////nonexistent-workshop-dir/app.db"
-    app = create_app(Settings(database_url=url))
-
-    with pytest.raises(RuntimeError) as caught:
-        async with LifespanManager(app):
-            pytest.fail("startup should have failed")
-
-    assert str(caught.value) == (
-        "Cannot reach the database at startup (OperationalError: unable to open database file). "
-        f"Check WORKSHOP_DATABASE_URL (currently '{url}')."
-    )
-
-
-@pytest.mark.anyio
-async def test_a_missing_driver_is_reported_as_such(monkeypatch):
-    def no_driver(settings):
-        raise ModuleNotFoundError("No module named 'asyncpg'", name="asyncpg")
-
-    monkeypatch.setattr(main, "create_engine", no_driver)
-    app = create_app(Settings(database_url="postgresql+asyncpg://orders:pw-123@db/orders"))
-
-    with pytest.raises(RuntimeError) as caught:
-        async with LifespanManager(app):
-            pytest.fail("startup should have failed")
-
-    message = str(caught.value)
-    assert message.startswith("Cannot create the database engine at startup (ModuleNotFoundError")
-    assert "No module named 'asyncpg'" in message
-    assert "postgresql+asyncpg://orders:***@db/orders" in message
-
-
-@pytest.mark.anyio
-async def test_a_password_in_the_driver_message_is_masked(monkeypatch):
-    def refuses(settings):
-        raise ConnectionError("login orders:pw-123 refused")
-
-    monkeypatch.setattr(main, "create_engine", refuses)
-    app = create_app(Settings(database_url="postgresql+asyncpg://orders:pw-123@db/orders"))
-
-    with pytest.raises(RuntimeError) as caught:
-        async with LifespanManager(app):
-            pytest.fail("startup should have failed")
-
-    assert "(ConnectionError: login orders:*** refused)" in str(caught.value)
-    assert "pw-123" not in str(caught.value)

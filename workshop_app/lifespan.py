@@ -1,0 +1,129 @@
+"""What runs before the first request and after the last: the app's lifespan.
+
+Startup opens the engine, proves the database answers, prepares the schema, loads the
+demo data when asked, and starts the event relay. Each step that fails stops the server
+with a ``StartupError`` naming the setting to fix (password masked), instead of a 500 on
+the first request. Shutdown runs in reverse: drain the queued events, then dispose the
+engine. What the app needs at run time is *yielded* as the state, which the server copies
+into every ``request.state``: nothing lives in module globals, so two apps never share it.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from workshop_app.config import Settings
+from workshop_app.database import create_engine, create_schema, ping
+from workshop_app.logging_config import configure_logging
+from workshop_app.seed import load_seed_data
+from workshop_app.subscribers import AppEvents, build_app_events
+
+logger = logging.getLogger(__name__)
+
+
+class State(TypedDict):
+    """Lifespan state; the server hands every request a shallow copy as ``request.state``."""
+
+    settings: Settings
+    engine: AsyncEngine
+    events: AppEvents
+
+
+class StartupError(RuntimeError):
+    """The app refused to start; the message says what failed and which setting to fix."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+    """Start everything in order, yield the state, stop everything in reverse order."""
+    settings: Settings = app.state.settings
+    configure_logging(settings.log_level)
+    async with AsyncExitStack() as on_shutdown:  # runs its callbacks last-in, first-out
+        with _startup_step("create the database engine", settings):
+            engine = create_engine(settings)
+        on_shutdown.push_async_callback(_dispose, engine)
+        with _startup_step("reach the database", settings):
+            await ping(engine)
+        await _prepare_schema(engine, settings)
+        if settings.seed_demo_data:
+            with _startup_step("load the demo data", settings, fix=_SEED_FIX):
+                await _seed(engine)
+        events = build_app_events(settings, engine, app.state.mailer)
+        events.relay.start()  # first dispatches what a previous run left pending
+        on_shutdown.push_async_callback(_stop_relay, events, settings)
+        logger.info(
+            "Started %s %s (%s)", settings.app_name, settings.app_version, settings.environment
+        )
+        yield {"settings": settings, "engine": engine, "events": events}
+    logger.info("Stopped %s", settings.app_name)
+
+
+async def _prepare_schema(engine: AsyncEngine, settings: Settings) -> None:
+    """Create missing tables, or, when migrations own them, require the current revision."""
+    if settings.auto_create_schema:
+        with _startup_step("create the tables", settings):
+            await create_schema(engine)
+        return
+    # Imported here: Alembic is only needed when migrations own the schema (notebook 12).
+    from workshop_app.migrations import require_current_schema
+
+    with _startup_step("verify the schema", settings, fix=_MIGRATIONS_FIX):
+        await require_current_schema(engine)
+
+
+async def _seed(engine: AsyncEngine) -> None:
+    """Load the demo rows in a session of their own, committed before the first request."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        report = await load_seed_data(session)
+        await session.commit()
+    logger.info(
+        "Demo data: %d users and %d orders added, %d users and %d orders already there",
+        report.users_added,
+        report.orders_added,
+        report.users_skipped,
+        report.orders_skipped,
+    )
+
+
+async def _stop_relay(events: AppEvents, settings: Settings) -> None:
+    """Stop the loop, then dispatch what is queued; what is left stays pending in the table."""
+    left = await events.relay.stop(timeout=settings.shutdown_timeout_seconds)
+    logger.info("Event relay stopped, %d event(s) left pending", left)
+
+
+async def _dispose(engine: AsyncEngine) -> None:
+    await engine.dispose()
+    logger.info("Database engine disposed")
+
+
+_SEED_FIX = "Fix the files in data/seed, or set WORKSHOP_SEED_DEMO_DATA=false."
+_MIGRATIONS_FIX = "WORKSHOP_AUTO_CREATE_SCHEMA is false: the tables come from migrations only."
+
+
+@contextmanager
+def _startup_step(action: str, settings: Settings, *, fix: str | None = None) -> Iterator[None]:
+    """Turn any failure inside the block into a ``StartupError`` naming the setting to fix."""
+    try:
+        yield
+    except Exception as exc:
+        raise StartupError(_startup_failure(action, settings, exc, fix)) from exc
+
+
+def _startup_failure(action: str, settings: Settings, exc: Exception, fix: str | None) -> str:
+    """Say what failed and what to change, without ever showing the password."""
+    url = make_url(settings.database_url)
+    # SQLAlchemy wraps the driver's error; its first line is the useful part.
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    cause = f"{type(exc).__name__}: {reason[0][:300]}" if reason else type(exc).__name__
+    if url.password:
+        cause = cause.replace(url.password, "***")
+    if fix is None:
+        shown = url.render_as_string(hide_password=True)
+        fix = f"Check WORKSHOP_DATABASE_URL (currently {shown!r})."
+    return f"Cannot {action} at startup ({cause}). {fix}"
