@@ -2,9 +2,10 @@
 
 The same values reach the in-process app (as ``Settings``) and the uvicorn
 server (as ``WORKSHOP_*`` variables), so both measure the same app. The app runs
-as in production: explicit key and database, a SQLite file in WAL mode, logs as
-JSON at INFO. Only the rate limit is raised out of reach: the limiter still does
-its work on every request, but a load test must not be answered with 429s.
+as in production: explicit key and database, a SQLite file in WAL mode whose
+tables come from the Alembic migrations (run once, as a deploy step would), logs
+as JSON at INFO. Only the rate limit is raised out of reach: the limiter still
+does its work on every request, but a load test must not be answered with 429s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -29,6 +32,7 @@ def app_environment(database: Path) -> dict[str, str]:
         "WORKSHOP_ENVIRONMENT": "production",
         "WORKSHOP_API_KEY": API_KEY,
         "WORKSHOP_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "WORKSHOP_AUTO_CREATE_SCHEMA": "false",
         "WORKSHOP_RATE_LIMIT_REQUESTS": str(UNREACHABLE_RATE_LIMIT),
         "WORKSHOP_RATE_LIMIT_WINDOW_SECONDS": "60",
         "WORKSHOP_LOG_LEVEL": "INFO",
@@ -50,12 +54,17 @@ def clean_environment() -> dict[str, str]:
 
 
 def prepare_database(path: Path) -> Path:
-    """Create the SQLite file in WAL mode (a property of the file, kept by every connection)."""
+    """Create the SQLite file in WAL mode (a property of the file, kept by every connection),
+    then apply the migrations with the alembic command line, as a deploy does."""
     with sqlite3.connect(path) as connection:
         mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     connection.close()
     if mode.lower() != "wal":
         raise RuntimeError(f"SQLite refused WAL mode for {path} (got {mode!r})")
+    env = {**clean_environment(), **app_environment(path)}
+    alembic_ini = Path(__file__).resolve().parents[1] / "alembic.ini"
+    command = [sys.executable, "-m", "alembic", "-c", str(alembic_ini), "upgrade", "head"]
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
     return path
 
 

@@ -23,11 +23,11 @@ LEAKS = ("password_hash", "scrypt$", PASSWORD)
 
 
 @pytest.fixture
-def app_settings(clean_env: None) -> Settings:
+def app_settings(clean_env: None, database_url: str) -> Settings:
     """Replaces conftest's: these tests send more requests than the default rate limit."""
     return Settings(
         environment="test",
-        database_url="sqlite+aiosqlite:///:memory:",
+        database_url=database_url,
         api_key=SecretStr(API_KEY),
         rate_limit_enabled=False,
         log_level="WARNING",

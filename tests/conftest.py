@@ -1,17 +1,140 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures.
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+Databases: ``database_url`` is SQLite in memory. A test (or module) marked
+``pytest.mark.all_databases`` runs twice, on SQLite and on a fresh PostgreSQL database of
+its own, when ``WORKSHOP_TEST_POSTGRES_URL`` names a server (a ``postgresql+asyncpg://``
+URL whose user may create databases). Without it the PostgreSQL runs are skipped,
+saying why; with ``CI=true`` they fail instead, because CI (``.ci/run``) starts a server
+and must run them.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings, get_settings
 from workshop_app.database import create_engine, create_schema
+
+POSTGRES_URL_VARIABLE = "WORKSHOP_TEST_POSTGRES_URL"
+SQLITE_MEMORY_URL = "sqlite+aiosqlite:///:memory:"
+T = TypeVar("T")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each ``all_databases`` test that uses ``database_url`` on SQLite and PostgreSQL."""
+    if "database_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "all_databases"
+    ):
+        backends = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+        metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """SQLite in memory; an ``all_databases`` test's PostgreSQL run gets a database of its own."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("postgres_database_with_tables_url")
+    return SQLITE_MEMORY_URL
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """The server named by WORKSHOP_TEST_POSTGRES_URL, where tests create databases."""
+
+    url: str
+
+    @contextmanager
+    def database(self, template: str = "template0") -> Iterator[str]:
+        """A new database, a copy of ``template``, dropped on exit; yields its URL."""
+        name = f"workshop_test_{uuid.uuid4().hex[:12]}"
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:
+            yield make_url(self.url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            # FORCE ends connections a failed test left open (PostgreSQL 13+).
+            self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def execute(self, statement: str) -> None:
+        """One statement outside a transaction (CREATE/DROP DATABASE refuse to run in one)."""
+        import asyncpg  # the test extra installs it; only the PostgreSQL runs need it
+
+        dsn = make_url(self.url).set(drivername="postgresql")
+
+        async def run() -> None:
+            connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            try:
+                await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        run_in_own_loop(run())
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion from sync code, even inside an async test's fixtures.
+
+    A thread with its own event loop: calling asyncio.run() in the test's thread would
+    unset the loop that anyio keeps for the test.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer:
+    """Skip (locally) or fail (with CI=true) when no PostgreSQL server is configured."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        reason = f"{POSTGRES_URL_VARIABLE} is not set (a postgresql+asyncpg:// URL to a server)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, but the PostgreSQL tests cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return PostgresServer(url)
+
+
+@pytest.fixture
+def postgres_database_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test: no test sees another's rows."""
+    with postgres_server.database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_tables_template(postgres_server: PostgresServer) -> Iterator[str]:
+    """The name of a database holding every table, built once: a copy is cheaper than the DDL."""
+    with postgres_server.database() as url:
+
+        async def create_tables() -> None:
+            engine = create_engine(Settings(database_url=url))
+            try:
+                await create_schema(engine)
+            finally:
+                await engine.dispose()  # a template must have no open connections
+
+        run_in_own_loop(create_tables())
+        yield make_url(url).database
+
+
+@pytest.fixture
+def postgres_database_with_tables_url(
+    postgres_server: PostgresServer, postgres_tables_template: str
+) -> Iterator[str]:
+    """Like ``postgres_database_url``, with the app's tables already there."""
+    with postgres_server.database(template=postgres_tables_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -32,9 +155,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
 
 
 @pytest.fixture
-def app_settings(clean_env: None) -> Settings:
-    """Settings for an isolated app: in-memory SQLite, test environment."""
-    return Settings(environment="test", database_url="sqlite+aiosqlite:///:memory:")
+def app_settings(clean_env: None, database_url: str) -> Settings:
+    """Settings for an isolated app: in-memory SQLite (see ``database_url``), test environment."""
+    return Settings(environment="test", database_url=database_url)
 
 
 @asynccontextmanager
@@ -65,9 +188,9 @@ async def client(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    """An in-memory database with every table, for tests below the HTTP layer."""
-    engine = create_engine(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A database with every table (see ``database_url``), for tests below the HTTP layer."""
+    engine = create_engine(Settings(database_url=database_url))
     await create_schema(engine)
     yield engine
     await engine.dispose()

@@ -9,7 +9,7 @@ from api_helpers import KEY, error_of, make_order, make_user, order_body
 
 from workshop_app.services.order_service import MAX_ORDER_TOTAL_CENTS
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
 
 app_settings = api_helpers.app_settings
 cheap_password_hashing = api_helpers.cheap_password_hashing

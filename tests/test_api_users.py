@@ -15,7 +15,7 @@ from workshop_app.main import create_app
 from workshop_app.models import User
 from workshop_app.services.user_service import verify_password
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
 
 app_settings = api_helpers.app_settings
 cheap_password_hashing = api_helpers.cheap_password_hashing

@@ -16,7 +16,7 @@ from workshop_app.mail import MemoryMailer, Message
 from workshop_app.main import create_app
 from workshop_app.tasks import orders_csv
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
 
 app_settings = api_helpers.app_settings
 cheap_password_hashing = api_helpers.cheap_password_hashing

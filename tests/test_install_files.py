@@ -126,5 +126,29 @@ def test_browser_test_requirements_pin_every_dependency_of_playwright():
 def test_ci_installs_the_browser_and_playwright_before_the_tests():
     ci = (ROOT / ".ci" / "run").read_text()
     tests = ci.index("python3 workshop.py test")
-    assert ci.index("apt-get install -y -q chromium fonts-noto-color-emoji") < tests
+    assert ci.index("needs+=(chromium fonts-noto-color-emoji)") < tests
+    assert ci.index('apt-get install -y -q "${needs[@]}"') < tests
     assert ci.index("-r tests/e2e/requirements.txt") < tests
+
+
+def test_ci_starts_postgresql_and_names_it_before_the_tests():
+    # With CI=true, the PostgreSQL runs of the database tests fail without a server.
+    ci = (ROOT / ".ci" / "run").read_text()
+    tests = ci.index("python3 workshop.py test")
+    assert ci.index("needs+=(postgresql)") < ci.index('apt-get install -y -q "${needs[@]}"')
+    assert ci.index("pg_ctlcluster") < tests
+    assert ci.index("export WORKSHOP_TEST_POSTGRES_URL=") < tests
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert "image: postgres:" in workflow
+    assert "WORKSHOP_TEST_POSTGRES_URL: postgresql+asyncpg://" in workflow
+
+
+def test_the_test_extra_holds_the_postgres_extra_and_alembic_is_a_dependency():
+    # CI installs [test] only, and runs the PostgreSQL tests; the app's startup check and
+    # `alembic upgrade head` need alembic wherever the app runs.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    names = {extra: {requirement_name(r) for r in reqs} for extra, reqs in extras.items()}
+    assert names["postgres"] == {"asyncpg"}
+    assert names["postgres"] <= names["test"]
+    assert "alembic" in {requirement_name(r) for r in project["dependencies"]}

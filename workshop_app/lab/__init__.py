@@ -22,6 +22,7 @@ from workshop_app.lab.exercises import check, solution, starter
 from workshop_app.lab.notebook import capture_logs, reload_app, start
 from workshop_app.lab.quizzes import quiz
 from workshop_app.lab.reference import changed_modules, restore
+from workshop_app.lab.server import serve
 from workshop_app.lab.tree import package_tree
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "restore",
     "rows",
     "run_sync",
+    "serve",
     "show",
     "show_dependency_graph",
     "solution",

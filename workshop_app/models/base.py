@@ -1,16 +1,35 @@
-"""Column types shared by the tables: UTC timestamps and status columns.
+"""Column types shared by the tables: UTC timestamps and status columns; constraint names.
 
 SQLite has no timezone-aware timestamp type: a datetime written with ``+00:00`` comes
 back naive. ``UTCDateTime`` stores UTC and hands back aware UTC datetimes on every
 database, so an API never answers ``...+00:00`` after a POST and a bare time after a GET.
+
+Ids are 64-bit on every database, and every constraint gets a predictable name, so a
+later migration can drop or change it by name (SQLite's batch mode needs the name).
 """
 
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Enum
+from sqlalchemy import BigInteger, DateTime, Enum, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+# Set before any table is declared: every table module imports this one first. CHECK
+# constraints are named by hand (ck_<table>_<what>), so they need no rule here.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+# PostgreSQL's SERIAL is 32-bit: a busy table runs out at 2**31 rows, and an id the API
+# accepts (up to 2**63 - 1) fails to convert instead of being "not found". SQLite numbers
+# rows only through a column declared exactly INTEGER PRIMARY KEY (64-bit already).
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utc_now() -> datetime:

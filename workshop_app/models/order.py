@@ -11,7 +11,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, status_type, utc_now
+from workshop_app.models.base import ID_TYPE, UTCDateTime, status_type, utc_now
 
 
 class OrderStatus(StrEnum):
@@ -25,8 +25,8 @@ class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (sa.CheckConstraint("total_cents >= 0", name="ck_orders_total_cents"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True, sa_type=ID_TYPE)
     status: OrderStatus = Field(
         default=OrderStatus.PENDING, sa_type=status_type(OrderStatus, "ck_orders_status")
     )
@@ -41,8 +41,8 @@ class OrderLine(SQLModel, table=True):
         sa.CheckConstraint("unit_price_cents >= 0", name="ck_order_lines_unit_price_cents"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    order_id: int = Field(foreign_key="orders.id", ondelete="CASCADE", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    order_id: int = Field(foreign_key="orders.id", ondelete="CASCADE", index=True, sa_type=ID_TYPE)
     sku: str = Field(max_length=64)
     quantity: int
     unit_price_cents: int

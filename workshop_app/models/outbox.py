@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, status_type, utc_now
+from workshop_app.models.base import ID_TYPE, UTCDateTime, status_type, utc_now
 
 
 class EmailStatus(StrEnum):
@@ -23,8 +23,8 @@ class EmailStatus(StrEnum):
 class OutboxEmail(SQLModel, table=True):
     __tablename__ = "outbox_emails"
 
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True, sa_type=ID_TYPE)
     to: str = Field(max_length=320)
     subject: str = Field(max_length=200)
     body: str

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, status_type, utc_now
+from workshop_app.models.base import ID_TYPE, UTCDateTime, status_type, utc_now
 
 
 class ReportStatus(StrEnum):
@@ -22,8 +22,8 @@ class ReportStatus(StrEnum):
 class OrderReport(SQLModel, table=True):
     __tablename__ = "order_reports"
 
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True, sa_type=ID_TYPE)
     status: ReportStatus = Field(
         default=ReportStatus.PENDING,
         sa_type=status_type(ReportStatus, "ck_order_reports_status"),

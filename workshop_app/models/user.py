@@ -8,13 +8,13 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from workshop_app.models.base import UTCDateTime, utc_now
+from workshop_app.models.base import ID_TYPE, UTCDateTime, utc_now
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
     # unique=True creates a UNIQUE index: the database refuses a second row with the
     # same email even when two requests race past an "is it taken?" check.
     email: str = Field(max_length=320, unique=True, index=True)
