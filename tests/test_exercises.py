@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import exercise_helpers
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
@@ -31,12 +32,7 @@ from workshop_app.lab.progress_store import ENV_VAR, ProgressStore
 HELLO = "00.hello_app"
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every check records progress: keep it out of the learner's home directory."""
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def _recorded(progress_file: Path, exercise: Exercise) -> Any:

@@ -1,12 +1,11 @@
 """Exercise 12.production_settings: each likely mistake in a deployment's variables gets a hint."""
 
-from pathlib import Path
 from typing import Any
 
+import exercise_helpers
 import pytest
 
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = "12.production_settings"
 KEY = "0tB4lKq3c8Vn2rXy7sWm9dJf6hGz1pQe5uLa"
@@ -20,11 +19,7 @@ GOOD = {
 pytestmark = pytest.mark.usefixtures("clean_env")
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def _env(**changes: Any):

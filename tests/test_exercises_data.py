@@ -4,21 +4,17 @@ Each wrong candidate is the reference solution with one edit, so a test names ex
 the mistake it makes.
 """
 
-from pathlib import Path
-
+import exercise_helpers
 import pytest
 from sqlmodel import Field, SQLModel
 
 from workshop_app.lab.exercises import check, get_exercise
 from workshop_app.lab.exercises.data import SOLUTION
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = get_exercise("05.add_field")
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "progress.json"))
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def variant(old: str, new: str):

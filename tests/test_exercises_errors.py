@@ -1,24 +1,19 @@
 """07.new_error_type: each likely mistake gets its own hint, and the right class passes."""
 
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
+import exercise_helpers
 import pytest
 from fastapi import HTTPException
 
 from workshop_app.exceptions import AppError
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = "07.new_error_type"
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def gone(**attributes: Any) -> type:

@@ -1,34 +1,19 @@
 """09.subscribe_handler: each likely mistake gets its own hint, and a correct one passes."""
 
-from pathlib import Path
-from typing import Any
-
+import exercise_helpers
 import pytest
 
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = "09.subscribe_handler"
 SOLUTION = get_exercise(EXERCISE).solution
 SUBSCRIBE = 'bus.subscribe(OrderPlaced, flag_big_order, name="big_orders")'
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
-def variant(old: str, new: str) -> Any:
-    assert old in SOLUTION, old
-    return get_exercise(EXERCISE).load(SOLUTION.replace(old, new))
-
-
-def hint_for(candidate: Any) -> str:
-    result = check(EXERCISE, candidate)
-    assert not result.passed
-    return result.hint
+variant, hint_for = exercise_helpers.probe(EXERCISE)
 
 
 def test_the_solution_passes_twice_in_a_row():

@@ -3,12 +3,12 @@
 from pathlib import Path
 from typing import Any
 
+import exercise_helpers
 import pytest
 from fastapi import FastAPI
 
 from workshop_app.config import Settings
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 from workshop_app.main import create_app
 
 EXERCISE = "02.test_app"
@@ -16,11 +16,7 @@ EXERCISE = "02.test_app"
 pytestmark = pytest.mark.usefixtures("clean_env")
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def _test_settings(**overrides: Any) -> Settings:

@@ -1,11 +1,9 @@
 """Exercise 10.startup_check: each likely mistake gets its own hint."""
 
-from pathlib import Path
-
+import exercise_helpers
 import pytest
 
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = "10.startup_check"
 
@@ -24,11 +22,7 @@ WRITE_PROBE = text("UPDATE users SET id = id WHERE 1 = 0")
 """
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def candidate(body: str, *, decorated: bool = True):

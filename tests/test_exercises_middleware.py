@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import exercise_helpers
 import pytest
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import PlainTextResponse
 
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 
 TIMING = "03.timing_middleware"
 ORDER = "03.middleware_order"
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def hint_for(exercise_id: str, candidate: Any) -> str:

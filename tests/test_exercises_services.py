@@ -1,24 +1,19 @@
 """06.business_rule: each likely mistake gets its own hint, and a correct rule passes."""
 
-from pathlib import Path
 from typing import Any
 
+import exercise_helpers
 import pytest
 
 from workshop_app.exceptions import ConflictError
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 from workshop_app.services import user_service
 
 EXERCISE = "06.business_rule"
 SOLUTION = get_exercise(EXERCISE).solution
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 @pytest.fixture(autouse=True)

@@ -1,25 +1,20 @@
 """Exercise 01.validated_setting: each likely mistake gets its own hint; the env is restored."""
 
 import os
-from pathlib import Path
 
+import exercise_helpers
 import pytest
 from pydantic import BaseModel
 
 from workshop_app.config import Settings
 from workshop_app.lab.exercises import check, get_exercise
 from workshop_app.lab.exercises.structure import GOOD_SECRET, SECRET_VAR, TIMEOUT_VAR
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = get_exercise("01.validated_setting")
 SOLUTION = EXERCISE.solution
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
 def _variant(*replacements: tuple[str, str]) -> type:

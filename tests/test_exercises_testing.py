@@ -1,34 +1,18 @@
 """11.catch_the_bug: a test must fail on the buggy rule, pass on the correct one, and not crash."""
 
-from pathlib import Path
-from typing import Any
-
-import pytest
+import exercise_helpers
 
 from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
 
 EXERCISE = "11.catch_the_bug"
 SOLUTION = get_exercise(EXERCISE).solution
 AT_MINIMUM_IS_201 = "    assert at_minimum.status_code == 201, at_minimum.text\n"
 
 
-@pytest.fixture(autouse=True)
-def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress.json"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
+progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
 
-def variant(old: str, new: str) -> Any:
-    assert old in SOLUTION, old
-    return get_exercise(EXERCISE).load(SOLUTION.replace(old, new))
-
-
-def hint_for(candidate: Any) -> str:
-    result = check(EXERCISE, candidate)
-    assert not result.passed
-    return result.hint
+variant, hint_for = exercise_helpers.probe(EXERCISE)
 
 
 def test_the_solution_passes_twice_in_a_row():
