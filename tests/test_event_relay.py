@@ -221,7 +221,24 @@ async def test_dispatch_pending_never_raises(engine, caplog):
         await connection.exec_driver_sql("DROP TABLE stored_events")
     with caplog.at_level(logging.ERROR, logger="workshop_app.event_relay"):
         assert await relay.dispatch_pending() == 0
-    assert "they stay pending for the next run" in caplog.text
+    [logged] = caplog.records
+    assert "they stay pending for the next run" in logged.getMessage()
+    # A database error is expected (the loop repeats it): one line, the driver's reason.
+    assert "stored_events" in logged.getMessage() and logged.exc_info is None
+
+
+async def test_a_bug_while_dispatching_is_logged_with_its_traceback(engine, caplog, monkeypatch):
+    relay = EventRelay(engine, bus_with(Recorder()))
+    await record(engine)
+
+    async def broken(*, after: int) -> list[int]:
+        raise AttributeError("a bug, not the database")
+
+    monkeypatch.setattr(relay, "_pending_ids", broken)
+    with caplog.at_level(logging.ERROR, logger="workshop_app.event_relay"):
+        assert await relay.dispatch_pending() == 0
+    [logged] = caplog.records
+    assert logged.exc_info is not None and logged.exc_info[0] is AttributeError
 
 
 async def test_a_relay_starts_once(engine):

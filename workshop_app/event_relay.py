@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -92,8 +93,8 @@ class EventRelay:
                 await self.dispatch_pending()
         try:
             left = await self.count_unfinished()
-        except Exception:  # shutdown goes on: the rows, whatever they say, stay in the table
-            logger.exception("Could not count the events left at shutdown")
+        except Exception as exc:  # shutdown goes on: the rows, whatever they say, stay put
+            _log_error("Could not count the events left at shutdown", exc)
             return 0
         if left:
             logger.warning(
@@ -116,8 +117,8 @@ class EventRelay:
                         claimed = await self._claim(event_id)
                         if claimed is not None and await self._deliver(claimed):
                             dispatched += 1
-            except Exception:
-                logger.exception("Dispatching events failed; they stay pending for the next run")
+            except Exception as exc:
+                _log_error("Dispatching events failed; they stay pending for the next run", exc)
         return dispatched
 
     async def count_unfinished(self) -> int:
@@ -129,8 +130,8 @@ class EventRelay:
     async def _run(self) -> None:
         try:
             await self._release_stale_claims()
-        except Exception:
-            logger.exception("Releasing stale event claims failed")
+        except Exception as exc:
+            _log_error("Releasing stale event claims failed", exc)
         # Wait first: right after startup, requests dispatch their own events; the loop
         # only picks up what is left (a crash, a retry), one interval later.
         while True:
@@ -244,3 +245,12 @@ class EventRelay:
         )
         async with self.engine.begin() as connection:
             await connection.execute(outcome)
+
+
+def _log_error(message: str, exc: Exception) -> None:
+    """A database that cannot be reached is an expected failure, which the loop would repeat
+    every interval: one line with the driver's reason. Anything else is a bug: the traceback."""
+    if isinstance(exc, (DBAPIError, OSError, TimeoutError)):
+        logger.error("%s (%s)", message, describe_error(exc))
+    else:
+        logger.error(message, exc_info=exc)
