@@ -8,19 +8,15 @@ saying why; with ``CI=true`` they fail instead, because CI (``.ci/run``) starts 
 and must run them.
 """
 
-import asyncio
 import os
-import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from postgres_helpers import PostgresServer, run_in_own_loop
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,7 +26,6 @@ from workshop_app.database import create_engine, create_schema
 
 POSTGRES_URL_VARIABLE = "WORKSHOP_TEST_POSTGRES_URL"
 SQLITE_MEMORY_URL = "sqlite+aiosqlite:///:memory:"
-T = TypeVar("T")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -48,49 +43,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if getattr(request, "param", "sqlite") == "postgresql":
         return request.getfixturevalue("postgres_database_with_tables_url")
     return SQLITE_MEMORY_URL
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """The server named by WORKSHOP_TEST_POSTGRES_URL, where tests create databases."""
-
-    url: str
-
-    @contextmanager
-    def database(self, template: str = "template0") -> Iterator[str]:
-        """A new database, a copy of ``template``, dropped on exit; yields its URL."""
-        name = f"workshop_test_{uuid.uuid4().hex[:12]}"
-        self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        try:
-            yield make_url(self.url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            # FORCE ends connections a failed test left open (PostgreSQL 13+).
-            self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def execute(self, statement: str) -> None:
-        """One statement outside a transaction (CREATE/DROP DATABASE refuse to run in one)."""
-        import asyncpg  # the test extra installs it; only the PostgreSQL runs need it
-
-        dsn = make_url(self.url).set(drivername="postgresql")
-
-        async def run() -> None:
-            connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
-            try:
-                await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        run_in_own_loop(run())
-
-
-def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion from sync code, even inside an async test's fixtures.
-
-    A thread with its own event loop: calling asyncio.run() in the test's thread would
-    unset the loop that anyio keeps for the test.
-    """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="session")
