@@ -87,3 +87,19 @@ class Notice:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": self.text, "text/html": f"<pre>{html.escape(self.text)}</pre>"}
+
+
+class StateSpy:
+    """ASGI wrapper that keeps a copy of the lifespan state the first request saw.
+
+    ``state`` stays ``None`` until a request has run, that is, until the app started.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.state: dict[str, Any] | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.state is None:
+            self.state = dict(scope.get("state") or {})
+        await self.app(scope, receive, send)

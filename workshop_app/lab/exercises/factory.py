@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, StateSpy
 
 NOTEBOOK_ID = "02_factory"
 
@@ -146,19 +146,6 @@ def _check_settings(settings: Any) -> None:
         )
 
 
-class _StateSpy:
-    """ASGI wrapper that keeps the lifespan state seen by the first request."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self.state: dict[str, Any] | None = None
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.state is None:
-            self.state = scope.get("state")
-        await self.app(scope, receive, send)
-
-
 async def _aiosqlite_threads_finished() -> None:
     """After a failed connect aiosqlite's worker thread reports to the loop: let it, first."""
     deadline = time.monotonic() + 2
@@ -169,8 +156,8 @@ async def _aiosqlite_threads_finished() -> None:
 
 
 @asynccontextmanager
-async def _started(app: Starlette) -> AsyncIterator[tuple[httpx.AsyncClient, _StateSpy]]:
-    spy = _StateSpy(app)
+async def _started(app: Starlette) -> AsyncIterator[tuple[httpx.AsyncClient, StateSpy]]:
+    spy = StateSpy(app)
     try:
         async with app_client(spy, raise_app_exceptions=True) as client:
             yield client, spy
@@ -200,7 +187,7 @@ async def _check_probes(client: httpx.AsyncClient) -> None:
         )
 
 
-def _engine(spy: _StateSpy) -> AsyncEngine:
+def _engine(spy: StateSpy) -> AsyncEngine:
     engine = (spy.state or {}).get("engine")
     if not isinstance(engine, AsyncEngine):
         raise ExerciseFailed(

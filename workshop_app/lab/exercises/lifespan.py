@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, StateSpy
 
 NOTEBOOK_ID = "10_lifespan"
 SETTING = "WORKSHOP_DATABASE_URL"
@@ -126,26 +126,13 @@ def _app(candidate: Any, database_url: str) -> Starlette:
     return app
 
 
-class _StateSpy:
-    """Keeps the lifespan state the first request saw, and whether any request ran."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-        self.state: dict[str, Any] | None = None
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.state is None:
-            self.state = dict(scope.get("state", {}))
-        await self.app(scope, receive, send)
-
-
 def _key(app: Starlette) -> dict[str, str]:
     return {"X-API-Key": app.state.settings.api_key.get_secret_value()}
 
 
 async def _writable_app_works(candidate: Any, database: Path) -> None:
     app = _app(candidate, f"sqlite+aiosqlite:///{database}")
-    spy = _StateSpy(app)
+    spy = StateSpy(app)
     try:
         async with app_client(spy) as client:
             await client.get("/health/live")
@@ -185,7 +172,7 @@ async def _writable_app_works(candidate: Any, database: Path) -> None:
 
 async def _read_only_app_refuses(candidate: Any, database: Path) -> None:
     app = _app(candidate, f"sqlite+aiosqlite:///file:{database}?mode=ro&uri=true")
-    spy = _StateSpy(app)
+    spy = StateSpy(app)
     outcome: dict[str, httpx.Response] = {}
     try:
         async with app_client(spy) as client:
