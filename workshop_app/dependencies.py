@@ -15,7 +15,7 @@ benchmarks/). Use `def` only for a dependency that blocks.
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
@@ -38,12 +38,17 @@ async def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+def from_lifespan_state(request: Request, key: str) -> Any:
+    """What the lifespan yielded under ``key``; a clear error when the lifespan never ran."""
+    value = getattr(request.state, key, None)
+    if value is None:
+        raise RuntimeError(f"No {key} in lifespan state: run the app with its lifespan.")
+    return value
+
+
 async def get_engine(request: Request) -> AsyncEngine:
     """The engine the lifespan created: one pool per process, shared by all requests."""
-    engine = getattr(request.state, "engine", None)
-    if engine is None:
-        raise RuntimeError("No engine in lifespan state: run the app with its lifespan.")
-    return engine
+    return from_lifespan_state(request, "engine")
 
 
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
@@ -112,10 +117,7 @@ MailerDep = Annotated[Mailer, Depends(get_mailer)]
 
 async def get_app_events(request: Request) -> AppEvents:
     """The bus, relay and statistics the lifespan built for this app."""
-    events = getattr(request.state, "events", None)
-    if events is None:
-        raise RuntimeError("No events in lifespan state: run the app with its lifespan.")
-    return events
+    return from_lifespan_state(request, "events")
 
 
 AppEventsDep = Annotated[AppEvents, Depends(get_app_events)]
