@@ -1,10 +1,12 @@
 """Test-session wiring shared by the package tests and nbval.
 
-* Nothing the tests do may touch a learner's real progress file, so the whole
-  session points ``WORKSHOP_PROGRESS_FILE`` at a temporary directory.
-* Each notebook's kernel gets its own fresh progress file (set just before
-  nbval starts that kernel), so a notebook's stored outputs never depend on
-  which notebooks ran before it. ``tools/regen.py`` does the same.
+* Nothing the tests do may touch a learner's real progress file or workspace, so the
+  whole session points ``WORKSHOP_PROGRESS_FILE`` and ``WORKSHOP_WORKSPACE`` at a
+  temporary directory.
+* Each notebook's kernel gets its own fresh progress file and workspace (set just
+  before nbval starts that kernel), so a notebook's stored outputs never depend on
+  which notebooks ran before it, and it starts from its own checkpoint.
+  ``tools/regen.py`` does the same.
 * The sanitize file is found from here, wherever pytest is started.
 """
 
@@ -23,6 +25,7 @@ _progress_dir = Path(tempfile.mkdtemp(prefix="workshop-progress-"))
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / "tests.json")
+    os.environ["WORKSHOP_WORKSPACE"] = str(_progress_dir / "workspace-tests")
     if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
         config.option.nbval_sanitize_with = str(SANITIZE_FILE)
 
@@ -38,4 +41,5 @@ def pytest_runtest_setup(item: pytest.Item):
     # kernel inherits os.environ as it is at that moment.
     if item.path.suffix == ".ipynb":
         os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / f"{item.path.stem}.json")
+        os.environ["WORKSHOP_WORKSPACE"] = str(_progress_dir / f"workspace-{item.path.stem}")
     return (yield)

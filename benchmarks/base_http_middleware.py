@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from workshop_app.errors import error_response
+from workshop_app.error_handlers import error_response
 from workshop_app.middleware.rate_limit import InMemoryRateLimitStore, _whole_seconds
 from workshop_app.middleware.request_id import (
     get_request_id,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from workshop_app.lab.exercises import check, get_exercise
-from workshop_app.lab.progress_store import ENV_VAR
+from workshop_lab.exercises import check, get_exercise
+from workshop_lab.progress_store import ENV_VAR
 
 
 @pytest.fixture(autouse=True)

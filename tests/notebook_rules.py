@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 
 from IPython.core.inputtransformer2 import TransformerManager
 
+from workshop_lab.workspace import added_lines
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import checkpoints  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = ROOT / "notebooks"
-APP_DIR = ROOT / "workshop_app"
 
-# Modules of the package that no notebook writes: the package marker, the learner
-# toolkit (tooling, not the reference app), and the migration scripts, which
-# `alembic revision --autogenerate` generates and a person reviews (notebook 12).
-NOT_NOTEBOOK_WRITTEN = (
-    "workshop_app/__init__.py",
-    "workshop_app/lab/",
-    "workshop_app/alembic/versions/",
-)
+# A write may add or change at most this many non-blank lines (docstrings included):
+# a bigger module is built up in steps, each shown as a diff before its cell.
+MAX_ADDED_LINES = 80
 
 _transformer = TransformerManager()
 
@@ -46,40 +45,9 @@ def code_cells(nb: dict) -> list[dict]:
     return [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
 
 
-@dataclass(frozen=True)
-class WrittenFile:
-    notebook: Path
-    cell_index: int
-    argument: str  # the path as typed in the cell
-    target: Path  # resolved absolute path
-    text: str  # exactly what %%writefile writes
-
-
 def writefile_of(cell: dict) -> tuple[str, str] | None:
     """(path argument, text written) of a ``%%writefile`` cell, as IPython would do it."""
-    src = source(cell)
-    if not src.startswith("%%writefile"):
-        return None
-    python = _transformer.transform_cell(src)
-    call = ast.parse(python).body[0].value
-    magic, line, body = (ast.literal_eval(arg) for arg in call.args)
-    assert magic == "writefile"
-    args = line.split()
-    args = [a for a in args if a not in ("-a", "--append")]
-    return args[-1], body
-
-
-def written_files(paths: list[Path] | None = None) -> list[WrittenFile]:
-    found = []
-    for path in paths if paths is not None else notebook_paths():
-        for index, cell in enumerate(load(path)["cells"]):
-            if cell["cell_type"] != "code":
-                continue
-            parsed = writefile_of(cell)
-            if parsed:
-                target = (path.parent / parsed[0]).resolve()
-                found.append(WrittenFile(path, index, parsed[0], target, parsed[1]))
-    return found
+    return checkpoints.writefile_of(source(cell))
 
 
 def _cell_prints(cell: dict) -> bool:
@@ -143,43 +111,56 @@ def churn_problems(path: Path) -> list[str]:
     return problems
 
 
-def app_modules(app_dir: Path = APP_DIR) -> list[Path]:
-    """Every reference-app module: what the notebooks must write between them."""
-    root = app_dir.parent
-    found = []
-    for path in sorted(app_dir.rglob("*.py")):
-        relative = path.relative_to(root).as_posix()
-        if "__pycache__" in relative or relative.startswith(NOT_NOTEBOOK_WRITTEN):
-            continue
-        found.append(path.resolve())
-    return found
-
-
-def writefile_problems(paths: list[Path] | None = None, app_dir: Path = APP_DIR) -> list[str]:
-    """Each %%writefile cell equals its file; each app module is written by exactly one notebook."""
+def writefile_problems(paths: list[Path] | None = None) -> list[str]:
+    """Each ``%%writefile`` names its module by its path in the workspace (``workshop_app/...``);
+    a write that changes a module is preceded by ``lab.show_changes`` for it; no write adds
+    more than ``MAX_ADDED_LINES`` lines to the module's previous version."""
     problems = []
-    writes = written_files(paths)
-    by_target: dict[Path, list[WrittenFile]] = {}
-    for write in writes:
-        by_target.setdefault(write.target, []).append(write)
-        label = f"{write.notebook.name} cell {write.cell_index + 1}"
-        if Path(write.argument).is_absolute():
-            problems.append(f"{label}: writes to an absolute path; use one relative to notebooks/")
-        if not write.target.exists():
-            problems.append(f"{label}: writes {write.target}, which is missing from the package")
-        elif write.target.read_text(encoding="utf-8") != write.text:
-            problems.append(
-                f"{label}: its text differs from {write.target.name}; "
-                "edit the notebook cell, then regenerate (the notebook is the source)"
-            )
-    for module in app_modules(app_dir):
-        writers = by_target.get(module, [])
-        if not writers:
-            problems.append(f"{module.relative_to(app_dir.parent)} is written by no notebook")
-        notebooks = sorted({w.notebook.name for w in writers})
-        if len(writers) > 1:
-            problems.append(
-                f"{module.relative_to(app_dir.parent)} is written {len(writers)} times "
-                f"(by {', '.join(notebooks)}); exactly one cell must own it"
-            )
+    previous: dict[str, str] = {}
+    for path in paths if paths is not None else notebook_paths():
+        cells = load(path)["cells"]
+        steps: dict[str, int] = {}
+        shown: set[tuple[str, int]] = set()
+        for index, cell in enumerate(cells):
+            if cell["cell_type"] != "code":
+                continue
+            src = source(cell)
+            for call in ast.walk(_parse(src)):
+                if (
+                    isinstance(call, ast.Call)
+                    and ast.unparse(call.func) == "lab.show_changes"
+                    and call.args
+                    and isinstance(call.args[0], ast.Constant)
+                ):
+                    step = next((k.value.value for k in call.keywords if k.arg == "step"), 1)
+                    shown.add((call.args[0].value, step))
+            parsed = writefile_of(cell)
+            if not parsed:
+                continue
+            target, text = parsed
+            label = f"{path.name} cell {index + 1}"
+            if Path(target).is_absolute() or not target.startswith("workshop_app/"):
+                problems.append(
+                    f"{label}: writes {target}; name the module by its path in the workspace, "
+                    "e.g. %%writefile workshop_app/config.py"
+                )
+                continue
+            steps[target] = steps.get(target, 0) + 1
+            if target in previous and (target, steps[target]) not in shown:
+                arg = f'"{target}"' + (f", step={steps[target]}" if steps[target] > 1 else "")
+                problems.append(f"{label}: rewrites {target} without lab.show_changes({arg}) first")
+            added = added_lines(previous.get(target), text)
+            if added > MAX_ADDED_LINES:
+                problems.append(
+                    f"{label}: adds {added} lines to {target} at once (at most "
+                    f"{MAX_ADDED_LINES}): build it up in steps"
+                )
+            previous[target] = text
     return problems
+
+
+def _parse(src: str) -> ast.AST:
+    try:
+        return ast.parse(_transformer.transform_cell(src))
+    except SyntaxError:
+        return ast.parse("")

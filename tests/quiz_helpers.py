@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-DEMO_APP = "workshop_app.lab.demo:create_demo_app"
+DEMO_APP = "workshop_lab.demo:create_demo_app"
 
 VALID: dict[str, dict[str, Any]] = {
     "single": {

@@ -29,7 +29,7 @@ from workshop_app.dependencies import (
     get_caller,
     get_settings_dep,
 )
-from workshop_app.errors import register_error_handlers
+from workshop_app.error_handlers import register_error_handlers
 from workshop_app.exceptions import ConflictError
 from workshop_app.main import create_app
 from workshop_app.routers import me

@@ -17,8 +17,8 @@ from workshop_app.dependencies import (
     SessionDep,
     get_caller,
 )
-from workshop_app.lab.depgraph import dependency_graph, show_dependency_graph
 from workshop_app.routers import me
+from workshop_lab.depgraph import dependency_graph, show_dependency_graph
 
 
 @pytest.fixture

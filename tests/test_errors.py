@@ -6,7 +6,7 @@ import pytest
 from fastapi import HTTPException, Query
 from pydantic import BaseModel, Field
 
-from workshop_app.errors import error_body, error_response, error_responses
+from workshop_app.error_handlers import error_body, error_response, error_responses
 from workshop_app.exceptions import (
     AppError,
     ConflictError,
@@ -183,7 +183,7 @@ async def test_missing_body_is_a_422_envelope(client):
 
 @pytest.mark.anyio
 async def test_unhandled_exception_is_a_generic_500_with_request_id(client, caplog):
-    with caplog.at_level(logging.ERROR, logger="workshop_app.errors"):
+    with caplog.at_level(logging.ERROR, logger="workshop_app.error_handlers"):
         response = await client.get("/crash", headers={"X-Request-ID": "crash-7"})
 
     assert response.status_code == 500
@@ -197,7 +197,7 @@ async def test_unhandled_exception_is_a_generic_500_with_request_id(client, capl
     }
     assert response.headers["X-Request-ID"] == "crash-7"
     assert "hunter2" not in response.text and "RuntimeError" not in response.text
-    [record] = [r for r in caplog.records if r.name == "workshop_app.errors"]
+    [record] = [r for r in caplog.records if r.name == "workshop_app.error_handlers"]
     assert "crash-7" in record.getMessage()
     assert record.exc_info is not None and "hunter2" in str(record.exc_info[1])
 

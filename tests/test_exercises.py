@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from workshop_app.lab.exercises import (
+from workshop_lab.exercises import (
     CheckResult,
     CodeView,
     Exercise,
@@ -25,9 +25,9 @@ from workshop_app.lab.exercises import (
     solution,
     starter,
 )
-from workshop_app.lab.exercises._registry import registry
-from workshop_app.lab.paths import REPO_ROOT
-from workshop_app.lab.progress_store import ENV_VAR, ProgressStore
+from workshop_lab.exercises._registry import registry
+from workshop_lab.paths import REPO_ROOT
+from workshop_lab.progress_store import ENV_VAR, ProgressStore
 
 HELLO = "00.hello_app"
 

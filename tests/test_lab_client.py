@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from workshop_app.lab.client import app_client, call, run_sync
-from workshop_app.lab.display import response_html, response_text, show
+from workshop_lab.client import app_client, call, run_sync
+from workshop_lab.display import response_html, response_text, show
 
 
 def lifespan_app(events: list[str]) -> FastAPI:

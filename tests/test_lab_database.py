@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from workshop_app import lab
-from workshop_app.lab import database
+import workshop_lab as lab
 from workshop_app.models import OrderStatus, User
+from workshop_lab import database
 
 
 def path_of(url: str):

@@ -8,7 +8,7 @@ import sys
 import pytest
 from sqlmodel import SQLModel
 
-from workshop_app.lab import notebook
+from workshop_lab import notebook
 
 
 @pytest.fixture(autouse=True)
@@ -36,9 +36,9 @@ def test_reload_app_forgets_app_modules_but_not_the_toolkit():
     dropped = notebook.reload_app()
     assert "workshop_app.config" in dropped
     assert "workshop_app.config" not in sys.modules
-    assert "workshop_app.lab.notebook" in sys.modules
+    assert "workshop_lab.notebook" in sys.modules
     assert "workshop_app" in sys.modules
-    assert not any(name.startswith("workshop_app.lab") for name in dropped)
+    assert not any(name.startswith("workshop_lab") for name in dropped)
 
 
 def test_reload_app_also_forgets_the_package_attribute():

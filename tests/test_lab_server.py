@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from workshop_app.lab.server import serve
+from workshop_lab.server import serve
 
 pytestmark = pytest.mark.anyio
 

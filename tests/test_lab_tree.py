@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from workshop_app import lab
-from workshop_app.lab.paths import APP_DIR
-from workshop_app.lab.tree import TOOLKIT_NOTE, PackageTree, package_tree, summary
+import workshop_lab as lab
+from workshop_lab.paths import APP_DIR
+from workshop_lab.tree import PackageTree, package_tree, summary
 
 
 def _write(root: Path, relative: str, text: str = "") -> None:
@@ -24,7 +24,6 @@ def package(tmp_path: Path) -> Path:
     _write(root, "routers/__init__.py", '"""Mount routers."""\n')
     _write(root, "routers/orders.py", '"""Orders over HTTP."""\n')
     _write(root, "models/user.py", '"""\n  A user row.  \n"""\n')
-    _write(root, "lab/client.py", '"""Toolkit internals: never listed."""\n')
     _write(root, "routers/__pycache__/orders.cpython-311.pyc", "bytecode")
     _write(root, "__pycache__/main.cpython-311.py", "not a module")
     _write(root, "static/logo.svg", "<svg/>")  # a folder without Python code
@@ -37,7 +36,6 @@ def test_the_tree_lists_folders_first_then_modules_sorted(package: Path) -> None
     # Descriptions start in one column: two spaces after the longest tree entry (19 chars).
     assert repr(package_tree(package)).splitlines() == [
         "shop/",
-        f"├── lab/             {TOOLKIT_NOTE}",
         "├── models/",
         "│   └── user.py      A user row.",
         "├── routers/",
@@ -46,15 +44,6 @@ def test_the_tree_lists_folders_first_then_modules_sorted(package: Path) -> None
         "├── __init__.py      The shop package.",
         "├── config.py",
         "└── main.py          Build the app.",
-    ]
-
-
-def test_only_a_top_level_lab_folder_is_collapsed(package: Path) -> None:
-    _write(package, "routers/lab/tools.py", '"""Not the toolkit."""\n')
-    lines = repr(package_tree(package)).splitlines()
-    assert sum(TOOLKIT_NOTE in line for line in lines) == 1
-    assert [line.split() for line in lines if "tools.py" in line] == [
-        ["│", "│", "└──", "tools.py", "Not", "the", "toolkit."]
     ]
 
 
@@ -104,7 +93,6 @@ def test_the_real_package_by_default() -> None:
     assert isinstance(tree, PackageTree)
     lines = tree.lines
     assert lines[0] == "workshop_app/"
-    assert any(line.startswith("├── lab/") and line.endswith(TOOLKIT_NOTE) for line in lines)
     config_summary = summary(APP_DIR / "config.py")
     config_lines = [line for line in lines if line.startswith(("├── config.py", "└── config.py"))]
     assert config_summary and len(config_lines) == 1

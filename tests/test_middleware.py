@@ -612,7 +612,7 @@ def dropped_app_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if isinstance(value, types.ModuleType):
             monkeypatch.setattr(workshop_app, name, value)
     for name in [n for n in sys.modules if n.startswith("workshop_app.")]:
-        if not name.startswith("workshop_app.lab"):
+        if not name.startswith("workshop_lab"):
             monkeypatch.delitem(sys.modules, name)
     # main imports the models: their tables must be declarable again, as after reload_app(),
     # and afterwards the restored model classes get their own tables back.
@@ -627,7 +627,7 @@ def dropped_app_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.anyio
 @pytest.mark.filterwarnings("ignore:This declarative base already contains")
 @pytest.mark.parametrize(
-    "first_import", ["workshop_app.errors", "workshop_app.middleware", "workshop_app.main"]
+    "first_import", ["workshop_app.error_handlers", "workshop_app.middleware", "workshop_app.main"]
 )
 async def test_a_429_after_a_reload_has_the_request_id_whatever_is_imported_first(
     first_import: str, dropped_app_modules: None

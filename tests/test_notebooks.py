@@ -8,13 +8,13 @@ that are supposed to be its source; a notebook that breaks when run twice.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 from pathlib import Path
 
 import pytest
 from notebook_rules import (
+    MAX_ADDED_LINES,
     ROOT,
     churn_problems,
     execution_problems,
@@ -44,7 +44,7 @@ def test_no_widget_state_or_timing_stored(path):
     assert churn_problems(path) == []
 
 
-def test_writefile_cells_are_the_package_source():
+def test_writefile_cells_build_the_package_in_shown_small_steps():
     assert writefile_problems() == []
 
 
@@ -111,53 +111,39 @@ def test_churn_rule_catches_widget_state_and_timing(tmp_path):
     assert len(problems) == 2
 
 
-def _fake_package(tmp_path: Path) -> tuple[Path, Path]:
-    app = tmp_path / "workshop_app"
-    (app / "lab").mkdir(parents=True)
-    (app / "__init__.py").write_text("")
-    (app / "lab" / "tool.py").write_text("")
-    (app / "config.py").write_text("X = 1\n")
-    (app / "main.py").write_text("Y = 2\n")
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    return app, notebooks
+def test_writefile_rule_wants_workspace_paths_diffs_before_rewrites_and_small_steps(tmp_path):
+    def writes(*cells: str) -> dict:
+        return _notebook(*(_code(src, n, [STREAM]) for n, src in enumerate(cells, start=1)))
 
-
-def test_writefile_rule_catches_drift_orphans_and_double_owners(tmp_path):
-    app, notebooks = _fake_package(tmp_path)
-    first = _write(
-        notebooks,
-        "01_a.ipynb",
-        _notebook(_code("%%writefile ../workshop_app/config.py\nX = 1", 1, [STREAM])),
-    )
-    second = _write(
-        notebooks,
+    first = _write(tmp_path, "01_a.ipynb", writes("%%writefile workshop_app/config.py\nX = 1"))
+    shown = _write(
+        tmp_path,
         "02_b.ipynb",
-        _notebook(_code("%%writefile ../workshop_app/main.py\nY = 2", 1, [STREAM])),
+        writes(
+            'lab.show_changes("workshop_app/config.py")',
+            "%%writefile workshop_app/config.py\nX = 1\nY = 2",
+            'lab.show_changes("workshop_app/config.py", step=2)',
+            "%%writefile workshop_app/config.py\nX = 1\nY = 3",
+        ),
     )
-    assert writefile_problems([first, second], app) == []
+    assert writefile_problems([first, shown]) == []
 
-    assert writefile_problems([first], app) == ["workshop_app/main.py is written by no notebook"]
+    unshown = _write(tmp_path, "02_b.ipynb", writes("%%writefile workshop_app/config.py\nX = 2"))
+    assert writefile_problems([first, unshown]) == [
+        "02_b.ipynb cell 1: rewrites workshop_app/config.py without "
+        'lab.show_changes("workshop_app/config.py") first'
+    ]
+    relative = _write(tmp_path, "03_c.ipynb", writes("%%writefile ../workshop_app/main.py\nY = 2"))
+    absolute = _write(tmp_path, "04_d.ipynb", writes(f"%%writefile {tmp_path}/main.py\nY = 2"))
+    problems = writefile_problems([relative, absolute])
+    assert len(problems) == 2 and all("path in the workspace" in p for p in problems)
 
-    drifted = copy.deepcopy(load(second))
-    drifted["cells"][0]["source"] = "%%writefile ../workshop_app/main.py\nY = 3"
-    problems = writefile_problems([first, _write(notebooks, "02_b.ipynb", drifted)], app)
-    assert len(problems) == 1 and "differs from main.py" in problems[0]
-
-    twice = _write(
-        notebooks,
-        "03_c.ipynb",
-        _notebook(_code("%%writefile ../workshop_app/config.py\nX = 1", 1, [STREAM])),
-    )
-    problems = writefile_problems([first, twice], app)
-    assert any("written 2 times" in p for p in problems)
-
-
-def test_writefile_rule_wants_relative_paths(tmp_path):
-    app, notebooks = _fake_package(tmp_path)
-    absolute = _notebook(_code(f"%%writefile {app / 'config.py'}\nX = 1", 1, [STREAM]))
-    problems = writefile_problems([_write(notebooks, "01_abs.ipynb", absolute)], app)
-    assert any("absolute path" in p for p in problems)
+    big = "\n".join(f"X{n} = {n}" for n in range(MAX_ADDED_LINES + 1))
+    wall = _write(tmp_path, "05_e.ipynb", writes(f"%%writefile workshop_app/big.py\n{big}"))
+    assert writefile_problems([wall]) == [
+        f"05_e.ipynb cell 1: adds {MAX_ADDED_LINES + 1} lines to workshop_app/big.py at once "
+        f"(at most {MAX_ADDED_LINES}): build it up in steps"
+    ]
 
 
 # --- anatomy and navigation --------------------------------------------------------

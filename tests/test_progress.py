@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from workshop_app.lab.dashboard import DashboardWidget, progress_dashboard
-from workshop_app.lab.progress_store import (
+from workshop_lab.dashboard import DashboardWidget, progress_dashboard
+from workshop_lab.progress_store import (
     ENV_VAR,
     ProgressFileWarning,
     ProgressStore,
@@ -165,7 +165,7 @@ def test_a_file_that_cannot_be_locked_or_moved_is_still_read(
     store: ProgressStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A read-only folder (a shared or mounted home) must not break the dashboard."""
-    module = importlib.import_module("workshop_app.lab.progress_store")
+    module = importlib.import_module("workshop_lab.progress_store")
     store.record_exercise("00_welcome", "00.hello_app", passed=True)
 
     def read_only(*paths: Path) -> None:
@@ -215,7 +215,7 @@ def test_default_path_is_in_the_home_directory(
 WRITER = """
 import sys, time
 from pathlib import Path
-from workshop_app.lab.progress_store import ProgressStore
+from workshop_lab.progress_store import ProgressStore
 
 path, tag, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 store = ProgressStore(path)
@@ -389,8 +389,8 @@ def test_lab_progress_is_the_dashboard_even_after_the_store_module_is_imported(
 ) -> None:
     """Importing the store module must not shadow the public ``lab.progress`` function."""
     script = (
-        "import workshop_app.lab.progress_store, workshop_app.lab.dashboard as d\n"
-        "from workshop_app import lab\n"
+        "import workshop_lab.progress_store, workshop_lab.dashboard as d\n"
+        "import workshop_lab as lab\n"
         "assert isinstance(lab.progress(), d.ProgressDashboard), lab.progress\n"
     )
     env = {**os.environ, ENV_VAR: str(tmp_path / "progress.json")}

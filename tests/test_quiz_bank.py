@@ -8,10 +8,10 @@ import pytest
 from pydantic import ValidationError
 from quiz_helpers import VALID, question, write_bank
 
-from workshop_app.lab.paths import DATA_DIR
-from workshop_app.lab.quizzes import QuizBankError, load_bank
-from workshop_app.lab.quizzes.bank import QUIZ_DIR, bank_path
-from workshop_app.lab.quizzes.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
+from workshop_lab.paths import DATA_DIR
+from workshop_lab.quizzes import QuizBankError, load_bank
+from workshop_lab.quizzes.bank import QUIZ_DIR, bank_path
+from workshop_lab.quizzes.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
 
 SHIPPED_BANKS = sorted(QUIZ_DIR.glob("*.toml"))
 KNOWN_KINDS = "'single', 'multiple', 'short', 'predict'"
@@ -248,7 +248,7 @@ CASES = [
         id="header-target-without-name",
     ),
     pytest.param(
-        question("predict", app="workshop_app.lab.demo.create_demo_app"),
+        question("predict", app="workshop_lab.demo.create_demo_app"),
         ["question 'guess_it'", "'app' must be an import string 'module:factory'"],
         id="bad-import-string",
     ),
@@ -367,6 +367,6 @@ def test_a_missing_bank_lists_the_banks_there_are() -> None:
 
 
 def test_files_in_the_repository_are_named_relative_to_it() -> None:
-    error = QuizBankError(QUIZ_DIR / "07_errors.toml", [])
-    assert error.path == QUIZ_DIR / "07_errors.toml"
-    assert str(error).startswith("data/quizzes/07_errors.toml: 0 problems")
+    error = QuizBankError(QUIZ_DIR / "03_errors.toml", [])
+    assert error.path == QUIZ_DIR / "03_errors.toml"
+    assert str(error).startswith("data/quizzes/03_errors.toml: 0 problems")

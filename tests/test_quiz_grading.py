@@ -12,11 +12,11 @@ import httpx
 import pytest
 from quiz_helpers import question, write_bank
 
-from workshop_app.lab.quizzes import Grade, grade, load_bank, observe
-from workshop_app.lab.quizzes.grading import ObservationError
-from workshop_app.lab.quizzes.models import Bank
-from workshop_app.lab.quizzes.normalize import header, number, prediction_key, word
-from workshop_app.lab.quizzes.shuffle import displayed_options, option_order
+from workshop_lab.quizzes import Grade, grade, load_bank, observe
+from workshop_lab.quizzes.grading import ObservationError
+from workshop_lab.quizzes.models import Bank
+from workshop_lab.quizzes.normalize import header, number, prediction_key, word
+from workshop_lab.quizzes.shuffle import displayed_options, option_order
 
 
 def load(tmp_path: Path, *entries: dict, **top: object) -> Bank:
@@ -247,7 +247,7 @@ def test_observe_explains_what_is_missing(tmp_path: Path) -> None:
 def test_option_order_is_a_permutation_that_depends_on_quiz_and_question() -> None:
     orders = {
         (quiz_id, qid): option_order(quiz_id, qid, 6)
-        for quiz_id in ("00_welcome", "03_middleware")
+        for quiz_id in ("00_welcome", "04_middleware")
         for qid in ("a", "b", "c")
     }
     for order in orders.values():
@@ -265,7 +265,7 @@ def test_option_order_is_pinned() -> None:
 @pytest.mark.parametrize("hash_seed", ["0", "1", "12345"])
 def test_option_order_is_the_same_in_another_process(hash_seed: str) -> None:
     code = (
-        "from workshop_app.lab.quizzes.shuffle import option_order;"
+        "from workshop_lab.quizzes.shuffle import option_order;"
         "print([option_order('nb', q, 7) for q in ('x', 'y', 'z')])"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}

@@ -10,34 +10,12 @@ from pathlib import Path
 import pytest
 from quiz_helpers import question, write_bank
 
-from workshop_app.lab.quizzes import grade, load_bank, observe
-from workshop_app.lab.quizzes.bank import QUIZ_DIR
-from workshop_app.lab.quizzes.models import Predict
-from workshop_app.lab.quizzes.normalize import prediction_key
-from workshop_app.lab.quizzes.predict import build_app, run
+from workshop_lab.quizzes import grade, load_bank, observe
+from workshop_lab.quizzes.models import Predict
+from workshop_lab.quizzes.predict import build_app, run
 
-SHIPPED_PREDICTS = [
-    pytest.param(path, entry.id, id=f"{path.stem}:{entry.id}")
-    for path in sorted(QUIZ_DIR.glob("*.toml"))
-    for entry in load_bank(path).questions
-    if isinstance(entry, Predict)
-]
-
-
-def test_the_shipped_banks_have_predict_questions() -> None:
-    assert any(param.id == "00_welcome:demo_missing_route" for param in SHIPPED_PREDICTS)
-
-
-@pytest.mark.parametrize(("path", "question_id"), SHIPPED_PREDICTS)
-def test_every_shipped_predict_answer_is_what_the_app_returns(path: Path, question_id: str) -> None:
-    entry = load_bank(path).question(question_id)
-    assert isinstance(entry, Predict)
-    actual = observe(entry, run(entry))
-    assert prediction_key(entry.target, actual) == prediction_key(entry.target, entry.answer), (
-        f"{path.name}, question {question_id!r}: the bank says {entry.answer!r} but the app "
-        f"answered {actual!r}"
-    )
-    assert grade(entry, entry.answer, actual=actual).correct
+# Every shipped bank's predict answers are checked against the app at the notebook's own
+# checkpoint, in tests/test_checkpoints.py.
 
 
 # --- running requests: headers, body, repeat, settings ----------------------------------------
@@ -148,6 +126,6 @@ def test_settings_are_passed_to_the_factory_as_settings(tmp_path: Path, fixture_
 
 
 def test_a_missing_app_fails_when_run_not_when_loaded(tmp_path: Path) -> None:
-    entry = load_predict(tmp_path, app="workshop_app.lab.no_such_module:create")
+    entry = load_predict(tmp_path, app="workshop_lab.no_such_module:create")
     with pytest.raises(ModuleNotFoundError):
         build_app(entry)

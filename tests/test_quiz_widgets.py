@@ -13,12 +13,12 @@ import ipywidgets as widgets
 import pytest
 from quiz_helpers import DEMO_APP, question, write_bank
 
-from workshop_app.lab.progress_store import ProgressStore
-from workshop_app.lab.quizzes import Quiz, load_bank, quiz
-from workshop_app.lab.quizzes.bank import QUIZ_DIR
-from workshop_app.lab.quizzes.shuffle import displayed_options
-from workshop_app.lab.quizzes.view import WIDGET_MIME
-from workshop_app.lab.quizzes.widgets import QuestionView
+from workshop_lab.progress_store import ProgressStore
+from workshop_lab.quizzes import Quiz, load_bank, quiz
+from workshop_lab.quizzes.bank import QUIZ_DIR
+from workshop_lab.quizzes.shuffle import displayed_options
+from workshop_lab.quizzes.view import WIDGET_MIME
+from workshop_lab.quizzes.widgets import QuestionView
 
 OPTIONS = ["GET", "POST", "DELETE", "PATCH"]
 GET, DELETE = 1, 3  # option numbers in the bank
@@ -251,7 +251,7 @@ def test_free_text_prediction_of_a_json_field(demo_quiz: Quiz) -> None:
 
 
 def test_an_app_that_cannot_run_still_gets_feedback(tmp_path: Path, progress_file: Path) -> None:
-    path = write_bank(tmp_path, [question("predict", app="workshop_app.lab.nowhere:create")])
+    path = write_bank(tmp_path, [question("predict", app="workshop_lab.nowhere:create")])
     view = quiz(path).view.questions[0]
     view.input.value = "200"
     view.check_button.click()  # must not raise into the notebook
@@ -322,7 +322,7 @@ def test_text_forms_contain_no_answers_and_ignore_widget_state(demo_quiz: Quiz) 
 
 STABLE_TEXT = """
 import sys
-from workshop_app.lab.quizzes import quiz
+from workshop_lab.quizzes import quiz
 q = quiz(sys.argv[1])
 bundle = q._repr_mimebundle_()
 sys.stdout.write(bundle["text/plain"] + "\\0" + bundle["text/html"])
@@ -362,8 +362,8 @@ def test_the_welcome_quiz_text_hides_every_answer() -> None:
 
 def test_lab_quiz_works_even_when_the_subpackage_was_imported_first(progress_file: Path) -> None:
     code = (
-        "import workshop_app.lab.quizzes.widgets\n"
-        "from workshop_app import lab\n"
+        "import workshop_lab.quizzes.widgets\n"
+        "import workshop_lab as lab\n"
         "print(repr(lab.quiz('00_welcome')))\n"
     )
     output = subprocess.run(
@@ -378,7 +378,7 @@ def test_constructing_a_quiz_builds_no_widget_until_it_is_displayed() -> None:
     code = (
         "import warnings; warnings.simplefilter('ignore')\n"
         "import ipywidgets\n"
-        "from workshop_app.lab.quizzes import quiz\n"
+        "from workshop_lab.quizzes import quiz\n"
         "q = quiz('00_welcome'); q.text(); q.html()\n"
         "print(len(ipywidgets.Widget._active_widgets))\n"
         "q._repr_mimebundle_()\n"

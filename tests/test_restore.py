@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from workshop_app.lab.paths import REPO_ROOT
-from workshop_app.lab.reference import (
+from workshop_lab.paths import REPO_ROOT
+from workshop_lab.reference import (
     SNAPSHOT_PATH,
     ModuleStatus,
     build_snapshot,
@@ -35,7 +35,7 @@ MODULES = {
     "workshop_app/routers/health.py": "".join(f"LINE_{i} = {i}\n" for i in range(60)),
 }
 NOT_REFERENCE = {
-    "workshop_app/lab/client.py": "toolkit = True\n",
+    "workshop_lab/client.py": "toolkit = True\n",
     "workshop_app/.ipynb_checkpoints/config-checkpoint.py": "old = True\n",
     "workshop_app/notes.txt": "not python\n",
 }
@@ -220,7 +220,7 @@ def test_a_copy_of_the_real_app_round_trips(tmp_path: Path) -> None:
     write_snapshot(tmp_path)
     files = reference_files(tmp_path)
     assert "workshop_app/__init__.py" in files
-    assert not [f for f in files if f.startswith("workshop_app/lab/")]
+    assert not [f for f in files if f.startswith("workshop_lab/")]
 
     for relpath in files:
         (tmp_path / relpath).write_text("broken(\n")
@@ -249,8 +249,8 @@ def test_an_unreadable_snapshot_version_is_explained(root: Path) -> None:
 def test_lab_restore_is_the_function_even_after_the_module_is_imported() -> None:
     """Importing the module must not shadow the public ``lab.restore`` function."""
     script = (
-        "import workshop_app.lab.reference as module\n"
-        "from workshop_app import lab\n"
+        "import workshop_lab.reference as module\n"
+        "import workshop_lab as lab\n"
         "assert lab.restore is module.restore, lab.restore\n"
         "assert lab.changed_modules is module.changed_modules\n"
     )

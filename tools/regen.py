@@ -1,14 +1,13 @@
 """Re-execute notebooks in fresh kernels and store their outputs.
 
     python3 workshop.py regen                 # every notebook
-    python3 workshop.py regen 03_middleware   # some, by name or path
+    python3 workshop.py regen 04_middleware   # some, by name or path
 
-Each notebook runs top to bottom in a new kernel whose working directory is
-notebooks/ and whose progress file is a fresh temporary one (exactly as nbval
-runs it). Widget state and per-cell timing are not stored: both change on
-every run. The reference snapshot used by ``lab.restore`` is rebuilt from the
-package files before the run (the welcome notebook compares the package with it)
-and again after it.
+The checkpoints (``data/reference/checkpoints.json``) are rebuilt from the notebooks
+first: each notebook starts from the one before it. Each notebook then runs top to
+bottom in a new kernel with a fresh temporary workspace and progress file (exactly as
+nbval runs it). Widget state and per-cell timing are not stored: both change on every
+run. The repository's own ``workshop_app/`` must come out unchanged.
 """
 
 from __future__ import annotations
@@ -47,8 +46,12 @@ def execute(path: Path, *, runs: int = 1) -> nbformat.NotebookNode:
     """
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="workshop-regen-") as tmp:
-        previous = os.environ.get("WORKSHOP_PROGRESS_FILE")
-        os.environ["WORKSHOP_PROGRESS_FILE"] = str(Path(tmp) / f"{path.stem}.json")
+        env = {
+            "WORKSHOP_PROGRESS_FILE": str(Path(tmp) / f"{path.stem}.json"),
+            "WORKSHOP_WORKSPACE": str(Path(tmp) / "workspace"),
+        }
+        previous = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
         try:
             client = notebook_client(nb, path)
             with client.setup_kernel():
@@ -56,10 +59,11 @@ def execute(path: Path, *, runs: int = 1) -> nbformat.NotebookNode:
                     for index, cell in enumerate(nb.cells):
                         client.execute_cell(cell, index)
         finally:
-            if previous is None:
-                os.environ.pop("WORKSHOP_PROGRESS_FILE", None)
-            else:
-                os.environ["WORKSHOP_PROGRESS_FILE"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -80,21 +84,25 @@ def resolve(names: list[str]) -> list[Path]:
     return paths
 
 
-def main(argv: list[str]) -> int:
-    from workshop_app.lab.reference import build_snapshot, write_snapshot
+def package_files() -> dict[str, bytes]:
+    """The repository's app, to prove that running the notebooks leaves it alone."""
+    app = ROOT / "workshop_app"
+    return {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in sorted(app.rglob("*.py"))}
 
-    # Before the run too: the welcome notebook shows lab.changed_modules(), which compares
-    # the package with this snapshot, so the snapshot must already match the package.
-    write_snapshot()
-    before = build_snapshot()
+
+def main(argv: list[str]) -> int:
+    import checkpoints
+
+    checkpoints.main([])
+    before = package_files()
     for path in resolve(argv):
         started = time.perf_counter()
         nb = execute(path)
         nbformat.write(nb, path)
         print(f"{path.name}: {time.perf_counter() - started:.1f} s", flush=True)
-    print(f"reference snapshot: {write_snapshot()}")
-    if build_snapshot() != before:
-        print("The notebooks changed the package while running: run regen again.")
+    if package_files() != before:
+        print("Running the notebooks changed the repository's workshop_app/: they must write")
+        print("only to the workspace (%%writefile workshop_app/..., after lab.start).")
         return 1
     return 0
 

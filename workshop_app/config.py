@@ -59,11 +59,6 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For for the client IP (only behind a trusted proxy)."
     )
-    request_id_header: str = Field(
-        "X-Request-ID",
-        pattern=r"^[A-Za-z0-9-]{1,64}$",
-        description="Header that carries the request id in and out.",
-    )
     log_level: str = Field("INFO", description="Name of a stdlib logging level, e.g. DEBUG.")
     auto_create_schema: bool = Field(
         True,

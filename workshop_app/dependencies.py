@@ -1,13 +1,10 @@
 """Request-scoped dependencies: settings -> engine -> session -> services, and the caller.
 
-Endpoints declare what they need with the `Annotated` aliases (`SettingsDep`,
-`SessionDep`, `UserServiceDep`, `OrderServiceDep`, `CallerDep`, `PaginationDep`, and
-`OutboxServiceDep`, `ReportServiceDep`, `MailerDep` for the background work,
-`AppEventsDep` and `EventRelayDep` for the domain events): one
-definition, the same options everywhere. FastAPI solves the chain on every request,
-running each link once per request however often it is asked for; tests swap any link
-with `app.dependency_overrides`. No `from __future__ import annotations` here: FastAPI
-reads these annotations at runtime.
+Endpoints declare what they need with the `Annotated` aliases defined here (`SessionDep`,
+`CallerDep`, ...): one definition, the same options everywhere. FastAPI solves the chain on
+every request, running each link once per request however often it is asked for; tests
+swap any link with `app.dependency_overrides`. No `from __future__ import annotations`
+here: FastAPI reads these annotations at runtime.
 
 Every dependency here is `async def` although none awaits anything: FastAPI runs a plain
 `def` dependency in a worker thread, which costs more than the work itself (measured in
@@ -23,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
+from workshop_app.event_handlers import AppEvents
 from workshop_app.event_relay import EventRelay
 from workshop_app.mail import Mailer
 from workshop_app.security import Caller, api_key_header, authenticate, bearer_scheme
 from workshop_app.services import OrderService, OutboxService, ReportService, UserService
-from workshop_app.subscribers import AppEvents
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -47,7 +44,7 @@ def from_lifespan_state(request: Request, key: str) -> Any:
 
 
 async def get_engine(request: Request) -> AsyncEngine:
-    """The engine the lifespan created: one pool per process, shared by all requests."""
+    """The engine the lifespan created: one pool per app, shared by all its requests."""
     return from_lifespan_state(request, "engine")
 
 

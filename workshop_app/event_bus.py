@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workshop_app.events import DomainEvent
-from workshop_app.middleware.request_id import get_request_id
+from workshop_app.request_context import get_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
 """The relay: moves committed events from ``stored_events`` to the bus's handlers.
 
-Every row is **claimed** before its handlers run, with one conditional UPDATE
-(``pending -> dispatching WHERE status = 'pending'``): of two relays that see the same
-row, only one gets it back, on SQLite and on PostgreSQL alike, so no event is delivered
+Every row is **claimed** before its handlers run (``services/event_store.py`` holds the
+SQL): of two relays that see the same row, only one gets it, so no event is delivered
 twice by two dispatchers running at once. Then one of three outcomes is written:
 ``dispatched``; ``pending`` again with the handlers that failed, not to be retried
 before ``next_attempt_at`` (``interval`` seconds, doubling with each attempt), and then
@@ -22,20 +21,23 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col
 
 from workshop_app.event_bus import EventBus, describe_error
 from workshop_app.events import load_event
-from workshop_app.models import EventStatus, StoredEvent
+from workshop_app.models import EventStatus
 from workshop_app.models.base import utc_now
+from workshop_app.services.event_store import (
+    claim_event,
+    count_unfinished,
+    pending_event_ids,
+    release_stale_claims,
+    settle_event,
+)
 
 logger = logging.getLogger(__name__)
-
-_UNFINISHED = (EventStatus.PENDING, EventStatus.DISPATCHING)
 
 
 class EventRelay:
@@ -92,7 +94,7 @@ class EventRelay:
             async with asyncio.timeout(max(0.0, deadline - loop.time())):
                 await self.dispatch_pending()
         try:
-            left = await self.count_unfinished()
+            left = await count_unfinished(self.engine)
         except Exception as exc:  # shutdown goes on: the rows, whatever they say, stay put
             _log_error("Could not count the events left at shutdown", exc)
             return 0
@@ -114,18 +116,12 @@ class EventRelay:
                 while ids := await self._pending_ids(after=last_id):
                     for event_id in ids:
                         last_id = event_id
-                        claimed = await self._claim(event_id)
+                        claimed = await claim_event(self.engine, event_id)
                         if claimed is not None and await self._deliver(claimed):
                             dispatched += 1
             except Exception as exc:
                 _log_error("Dispatching events failed; they stay pending for the next run", exc)
         return dispatched
-
-    async def count_unfinished(self) -> int:
-        """Events not dispatched yet: pending, or claimed and not finished."""
-        query = select(func.count()).where(col(StoredEvent.status).in_(_UNFINISHED))
-        async with self.engine.connect() as connection:
-            return (await connection.execute(query)).scalar_one()
 
     async def _run(self) -> None:
         try:
@@ -144,50 +140,12 @@ class EventRelay:
     async def _release_stale_claims(self) -> None:
         """Rows claimed before this relay started were being dispatched when the process
         died: their handlers may or may not have run, so they run again (at-least-once)."""
-        release = (
-            update(StoredEvent)
-            .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
-            .where(col(StoredEvent.claimed_at) < self._started_at)
-            .values(status=EventStatus.PENDING)
-        )
-        async with self.engine.begin() as connection:
-            released = (await connection.execute(release)).rowcount
+        released = await release_stale_claims(self.engine, claimed_before=self._started_at)
         if released:
             logger.warning("Released %d event(s) left dispatching by a crash", released)
 
     async def _pending_ids(self, *, after: int) -> list[int]:
-        due = or_(
-            col(StoredEvent.next_attempt_at).is_(None),
-            col(StoredEvent.next_attempt_at) <= utc_now(),
-        )
-        query = (
-            select(StoredEvent.id)
-            .where(col(StoredEvent.status) == EventStatus.PENDING, col(StoredEvent.id) > after)
-            .where(due)
-            .order_by(col(StoredEvent.id))
-            .limit(self.batch_size)
-        )
-        async with self.engine.connect() as connection:
-            return list((await connection.execute(query)).scalars())
-
-    async def _claim(self, event_id: int) -> Row | None:
-        """``pending -> dispatching`` if the row is still pending; None if another relay won."""
-        claim = (
-            update(StoredEvent)
-            .where(col(StoredEvent.id) == event_id)
-            .where(col(StoredEvent.status) == EventStatus.PENDING)
-            .values(
-                status=EventStatus.DISPATCHING,
-                attempts=col(StoredEvent.attempts) + 1,
-                claimed_at=utc_now(),
-            )
-            .returning(
-                StoredEvent.id, StoredEvent.name, StoredEvent.payload,
-                StoredEvent.attempts, StoredEvent.failed_handlers,
-            )
-        )  # fmt: skip
-        async with self.engine.begin() as connection:
-            return (await connection.execute(claim)).first()
+        return await pending_event_ids(self.engine, after=after, limit=self.batch_size)
 
     async def _deliver(self, claimed: Row) -> bool:
         """Run the handlers still owed and record the outcome; True if all succeeded."""
@@ -195,16 +153,21 @@ class EventRelay:
             event = load_event(claimed.name, claimed.payload)
         except (LookupError, ValidationError) as exc:
             # Retrying cannot fix an unreadable row: fail it now, for a person to look at.
-            await self._finish(claimed.id, EventStatus.FAILED, error=describe_error(exc))
+            await settle_event(
+                self.engine, claimed.id, EventStatus.FAILED, error=describe_error(exc)
+            )
             return False
         owed = json.loads(claimed.failed_handlers) if claimed.failed_handlers else None
         failures = await self.bus.publish(event, only=owed)
         if not failures:
-            await self._finish(claimed.id, EventStatus.DISPATCHED, dispatched_at=utc_now())
+            await settle_event(
+                self.engine, claimed.id, EventStatus.DISPATCHED, dispatched_at=utc_now()
+            )
             return True
         gave_up = claimed.attempts >= self.max_attempts
         backoff = timedelta(seconds=self.interval * 2 ** (claimed.attempts - 1))
-        await self._finish(
+        await settle_event(
+            self.engine,
             claimed.id,
             EventStatus.FAILED if gave_up else EventStatus.PENDING,
             failed_handlers=json.dumps(sorted(failures)),
@@ -220,31 +183,6 @@ class EventRelay:
                 extra={"fields": {"stored_event_id": claimed.id, "handlers": sorted(failures)}},
             )
         return False
-
-    async def _finish(
-        self,
-        event_id: int,
-        status: EventStatus,
-        *,
-        failed_handlers: str | None = None,
-        error: str | None = None,
-        dispatched_at: datetime | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
-        outcome = (
-            update(StoredEvent)
-            .where(col(StoredEvent.id) == event_id)
-            .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
-            .values(
-                status=status,
-                failed_handlers=failed_handlers,
-                error=error[:500] if error else None,
-                dispatched_at=dispatched_at,
-                next_attempt_at=next_attempt_at,
-            )
-        )
-        async with self.engine.begin() as connection:
-            await connection.execute(outcome)
 
 
 def _log_error(message: str, exc: Exception) -> None:

@@ -20,17 +20,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
 from workshop_app.database import create_engine, create_schema, ping
+from workshop_app.event_handlers import AppEvents, build_app_events
 from workshop_app.logging_config import configure_logging
 from workshop_app.seed import load_seed_data
-from workshop_app.subscribers import AppEvents, build_app_events
 
 logger = logging.getLogger(__name__)
 
 
 class State(TypedDict):
-    """Lifespan state; the server hands every request a shallow copy as ``request.state``."""
+    """Lifespan state; the server hands every request a shallow copy as ``request.state``.
+    The settings are not in it: they belong to the app (``app.state.settings``)."""
 
-    settings: Settings
     engine: AsyncEngine
     events: AppEvents
 
@@ -60,7 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         logger.info(
             "Started %s %s (%s)", settings.app_name, settings.app_version, settings.environment
         )
-        yield {"settings": settings, "engine": engine, "events": events}
+        yield {"engine": engine, "events": events}
     logger.info("Stopped %s", settings.app_name)
 
 

@@ -12,7 +12,7 @@ What runs at startup and shutdown is the lifespan's job (``workshop_app.lifespan
 from fastapi import FastAPI
 
 from workshop_app.config import Settings, get_settings
-from workshop_app.errors import register_error_handlers
+from workshop_app.error_handlers import register_error_handlers
 from workshop_app.lifespan import lifespan
 from workshop_app.mail import MemoryMailer
 from workshop_app.middleware import register_middleware

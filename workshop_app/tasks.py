@@ -16,7 +16,6 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.mail import Mailer, Message
-from workshop_app.middleware.request_id import get_request_id
 from workshop_app.models import (
     EmailStatus,
     Order,
@@ -26,6 +25,7 @@ from workshop_app.models import (
     ReportStatus,
 )
 from workshop_app.models.base import utc_now
+from workshop_app.request_context import get_request_id
 
 logger = logging.getLogger(__name__)
 

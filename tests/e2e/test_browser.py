@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from lab_server import SCREENSHOTS, LabServer
 
-from workshop_app.lab.progress_store import ProgressStore
-from workshop_app.lab.quizzes.bank import load_bank
-from workshop_app.lab.quizzes.models import Bank, Predict, SingleChoice
+from workshop_lab.progress_store import ProgressStore
+from workshop_lab.quizzes.bank import load_bank
+from workshop_lab.quizzes.models import Bank, Predict, SingleChoice
 
 if TYPE_CHECKING:
     from notebook_ui import NotebookUI  # imports playwright: only once the browser is there
 
 # The welcome notebook and two layer notebooks: setup, %%writefile cells, in-process calls,
 # exercises and a quiz each.
-NOTEBOOKS = ["00_welcome", "01_structure", "03_middleware"]
+NOTEBOOKS = ["00_welcome", "01_structure", "04_middleware"]
 WELCOME = "00_welcome"
 RIGHT, WRONG = "\u2714", "\u2718"  # the symbols the quiz shows next to its verdict in words
 

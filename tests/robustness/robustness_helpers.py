@@ -23,9 +23,9 @@ from hypothesis import settings as hypothesis_settings
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings
-from workshop_app.lab import app_client
 from workshop_app.logging_config import JsonFormatter
 from workshop_app.main import create_app
+from workshop_lab import app_client
 
 DEFAULT_API_KEY = "workshop-dev-key"  # Settings' default: what a learner's client sends
 AUTH = {"X-API-Key": DEFAULT_API_KEY}

@@ -27,9 +27,9 @@ from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.dependencies import SessionDep
-from workshop_app.lab import app_client
 from workshop_app.models import Order, OrderLine, User
 from workshop_app.services import user_service
+from workshop_lab import app_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("clean_env")]
 

@@ -45,7 +45,7 @@ from schemathesis.checks import CheckContext
 from schemathesis.core.transport import Response
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
-from workshop_app.lab import app_client
+from workshop_lab import app_client
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ = settings(

@@ -27,7 +27,7 @@ from robustness_helpers import (
     sync_client,
 )
 
-from workshop_app.lab import app_client
+from workshop_lab import app_client
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

@@ -26,12 +26,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from robustness_helpers import bulk
 
-from workshop_app import lab
-from workshop_app.lab.dashboard import progress_dashboard
-from workshop_app.lab.paths import DATA_DIR
-from workshop_app.lab.progress_store import Progress, ProgressFileWarning, ProgressStore
-from workshop_app.lab.quizzes import QuizBankError, load_bank
-from workshop_app.lab.reference import SNAPSHOT_PATH, load_snapshot
+import workshop_lab as lab
+from workshop_lab.dashboard import progress_dashboard
+from workshop_lab.paths import DATA_DIR
+from workshop_lab.progress_store import Progress, ProgressFileWarning, ProgressStore
+from workshop_lab.quizzes import QuizBankError, load_bank
+from workshop_lab.reference import SNAPSHOT_PATH, load_snapshot
 
 QUIZZES = DATA_DIR / "quizzes"
 
@@ -89,7 +89,7 @@ def record_one_answer(path: Path) -> list[warnings.WarningMessage]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ProgressStore(path).record_quiz_answer(
-            "05_data", "tables", correct=True, score=1, answer="users"
+            "06_data", "tables", correct=True, score=1, answer="users"
         )
     return [w for w in caught if issubclass(w.category, ProgressFileWarning)]
 
@@ -106,7 +106,7 @@ def test_any_damaged_progress_file_is_moved_aside_intact_and_progress_goes_on(
         raised = record_one_answer(path)
 
         saved = Progress.model_validate_json(path.read_bytes())
-        assert saved.notebook("05_data").quizzes["tables"].best.correct
+        assert saved.notebook("06_data").quizzes["tables"].best.correct
         aside = sorted(p for p in Path(folder).iterdir() if ".json." in p.name)
         aside = [p for p in aside if not p.name.endswith(".lock")]
         if raised:
@@ -115,7 +115,7 @@ def test_any_damaged_progress_file_is_moved_aside_intact_and_progress_goes_on(
             assert moved.read_bytes() == content
             message = str(raised[0].message)
             assert str(path) in message and str(moved) in message
-            assert set(saved.notebooks) == {"05_data"}
+            assert set(saved.notebooks) == {"06_data"}
         else:
             # Only a file that really was a progress file is used as one; nothing is lost.
             assert not aside

@@ -18,8 +18,8 @@ from pydantic import SecretStr, ValidationError
 from robustness_helpers import assert_envelope, build_app, capture_every_log, robust_settings
 
 from workshop_app.config import Settings
-from workshop_app.lab import app_client
 from workshop_app.services import user_service
+from workshop_lab import app_client
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

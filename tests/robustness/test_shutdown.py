@@ -37,7 +37,7 @@ from sqlalchemy import text
 from starlette.background import BackgroundTask
 
 from workshop_app.dependencies import SessionDep
-from workshop_app.lab import app_client
+from workshop_lab import app_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("clean_env")]
 

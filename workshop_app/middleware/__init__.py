@@ -43,4 +43,4 @@ def register_middleware(app: Starlette, settings: Settings) -> None:
             trust_forwarded_for=settings.trust_forwarded_for,
         )
     app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(RequestIdMiddleware, header_name=settings.request_id_header)
+    app.add_middleware(RequestIdMiddleware)

@@ -13,7 +13,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workshop_app.logging_config import printable
-from workshop_app.middleware.request_id import get_request_id
+from workshop_app.request_context import get_request_id
 
 
 class AccessLogMiddleware:

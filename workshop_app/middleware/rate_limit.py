@@ -16,6 +16,9 @@ from typing import Protocol
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workshop_app.error_handlers import app_error_response
+from workshop_app.exceptions import RateLimitedError
+
 # Float refill arithmetic can land on 0.9999999 tokens; treat that as 1.
 _EPSILON = 1e-9
 
@@ -155,18 +158,13 @@ class RateLimitMiddleware:
             "RateLimit-Reset": str(_whole_seconds(decision.reset_after)),
         }
         if not decision.allowed:
-            # Imported here, not at the top: errors imports request_id from this package,
-            # so a module-level import is circular whichever of the two is imported first.
-            from workshop_app.errors import error_response
-
             retry_after = max(1, _whole_seconds(decision.retry_after))
-            response = error_response(
-                429,
-                "RATE_LIMITED",
-                f"Too many requests. Retry after {retry_after} seconds.",
+            unit = "second" if retry_after == 1 else "seconds"
+            error = RateLimitedError(
+                f"Too many requests. Retry after {retry_after} {unit}.",
                 headers={**headers, "Retry-After": str(retry_after)},
             )
-            await response(scope, receive, send)
+            await app_error_response(error)(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from workshop_app.dependencies import AppEventsDep, PaginationDep, SessionDep, get_caller
-from workshop_app.errors import error_responses
+from workshop_app.error_handlers import error_responses
 from workshop_app.models import EventStatus
 from workshop_app.schemas import EventStats, Page, StoredEventRead
 from workshop_app.services import list_events

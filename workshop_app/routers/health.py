@@ -7,11 +7,12 @@ killed; readiness really queries the database, so traffic stops when it cannot b
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from workshop_app.database import ping
-from workshop_app.errors import error_responses
+from workshop_app.dependencies import EngineDep
+from workshop_app.error_handlers import error_responses
 from workshop_app.exceptions import ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,10 @@ async def live() -> Liveness:
 
 
 @router.get("/ready", summary="Readiness probe", responses=error_responses(503))
-async def ready(request: Request) -> Readiness:
+async def ready(engine: EngineDep) -> Readiness:
     """The database answers `SELECT 1`; otherwise 503 `NOT_READY`."""
     try:
-        await ping(request.state.engine)
+        await ping(engine)
     except Exception as exc:  # any failure means "not ready"; the cause goes to the log only
         logger.warning("Readiness check failed: %s", type(exc).__name__, exc_info=exc)
         raise ServiceUnavailableError("The database is not reachable.") from exc

@@ -7,7 +7,7 @@ credential headers, and answers 401 before this function runs if they are wrong.
 from fastapi import APIRouter
 
 from workshop_app.dependencies import Caller, CallerDep
-from workshop_app.errors import error_responses
+from workshop_app.error_handlers import error_responses
 
 router = APIRouter()
 

@@ -19,7 +19,7 @@ from workshop_app.dependencies import (
     ResourceId,
     get_caller,
 )
-from workshop_app.errors import error_responses
+from workshop_app.error_handlers import error_responses
 from workshop_app.models import OrderStatus
 from workshop_app.schemas import OrderCreate, OrderLineRead, OrderRead, Page
 from workshop_app.services import OrderDetails

@@ -7,7 +7,7 @@ Support reads it to answer "did the welcome email go out?"; a retry job would lo
 from fastapi import APIRouter, Depends
 
 from workshop_app.dependencies import OutboxServiceDep, ResourceId, get_caller
-from workshop_app.errors import error_responses
+from workshop_app.error_handlers import error_responses
 from workshop_app.schemas import OutboxEmailRead
 
 router = APIRouter(dependencies=[Depends(get_caller)], responses=error_responses(401, 404))

@@ -8,7 +8,7 @@ tells how it ended (`pending`, `ready` with the CSV, or `failed` with the error)
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
 from workshop_app.dependencies import EngineDep, ReportServiceDep, ResourceId, get_caller
-from workshop_app.errors import error_responses
+from workshop_app.error_handlers import error_responses
 from workshop_app.schemas import ReportRead
 from workshop_app.tasks import build_order_report
 

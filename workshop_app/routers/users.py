@@ -22,7 +22,7 @@ from workshop_app.dependencies import (
     UserServiceDep,
     get_caller,
 )
-from workshop_app.errors import error_responses
+from workshop_app.error_handlers import error_responses
 from workshop_app.schemas import Page, UserCreate, UserRead, UserUpdate
 from workshop_app.tasks import send_email
 

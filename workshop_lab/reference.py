@@ -1,0 +1,135 @@
+"""``lab.changed_modules()`` and ``lab.restore()``: find and undo your edits to the package.
+
+Learners edit the modules of their workspace package, and a broken module breaks every
+later cell. The versions the notebooks write ship with the repository
+(``data/reference/checkpoints.json``), so both work without git: on Binder, or from a zip
+download. Nothing is lost: a restored file is copied to the workspace's ``.backups`` first.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import workspace as ws
+from .notebook import current_notebook, reload_app, workspace
+
+MAX_DIFF_LINES = 30
+
+
+def _target() -> tuple[ws.Checkpoints, str, dict[str, str], dict[str, str]]:
+    """The checkpoints, the notebook that sets the reference, and the files before/after it."""
+    checkpoints = ws.load_checkpoints()
+    notebook = current_notebook() or checkpoints.notebook_ids[-1]
+    return (
+        checkpoints,
+        notebook,
+        checkpoints.files_before(notebook),
+        checkpoints.files_after(notebook),
+    )
+
+
+@dataclass(frozen=True)
+class ModuleStatus:
+    path: str
+    state: str  # "edited" or "missing"
+    diff: str = ""
+
+
+class ModuleChanges(list[ModuleStatus]):
+    """What ``changed_modules`` found; displays itself as a short report."""
+
+    def __init__(self, statuses: list[ModuleStatus], notebook: str) -> None:
+        super().__init__(statuses)
+        self.notebook = notebook
+
+    def summary(self) -> str:
+        if not self:
+            return f"Your package matches the notebooks (checked for {self.notebook})."
+        listing = "\n".join(f"  {s.path}: {s.state}" for s in self)
+        return (
+            f"{len(self)} module(s) differ from what the notebooks write:\n{listing}\n"
+            "lab.restore() puts them back (your versions are kept in the workspace's .backups)."
+        )
+
+    def __repr__(self) -> str:
+        diffs = "".join(f"\n{status.diff}" for status in self if status.diff)
+        return self.summary() + diffs.rstrip("\n")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": repr(self), "text/html": f"<pre>{html.escape(repr(self))}</pre>"}
+
+
+def changed_modules() -> ModuleChanges:
+    """Modules you edited (they match no version a notebook writes), and modules missing
+    from the checkpoint the current notebook starts from; each edit with its diff."""
+    checkpoints, notebook, before, after = _target()
+    root = workspace()
+    statuses = []
+    for relpath in ws.edited_files(root, checkpoints):
+        reference = after.get(relpath, before.get(relpath))
+        current = (root / relpath).read_bytes().decode("utf-8", errors="replace")
+        lines = ws.unified_diff(reference, current, relpath, ("notebook", "yours"))
+        shown = lines[:MAX_DIFF_LINES]
+        if len(lines) > MAX_DIFF_LINES:
+            shown.append(f"... ({len(lines) - MAX_DIFF_LINES} more diff lines)")
+        statuses.append(ModuleStatus(relpath, "edited", "\n".join(shown)))
+    for relpath in sorted(before):
+        if not (root / relpath).exists():
+            statuses.append(ModuleStatus(relpath, "missing"))
+    return ModuleChanges(statuses, notebook)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What ``restore`` wrote back, or why it wrote nothing."""
+
+    restored: list[str] = field(default_factory=list)
+    backup_note: str = ""
+    error: str | None = None
+
+    def __repr__(self) -> str:
+        if self.error:
+            return self.error
+        if not self.restored:
+            return "Nothing to restore: your package matches the notebooks."
+        listing = "\n".join(f"  {path}" for path in self.restored)
+        lines = [f"Restored {len(self.restored)} module(s):\n{listing}"]
+        if self.backup_note:
+            lines.append(self.backup_note)
+        lines.append("Re-run the cells that import them, so they use the restored code.")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": repr(self), "text/html": f"<pre>{html.escape(repr(self))}</pre>"}
+
+
+def _normalise(name: str) -> str:
+    """Accept "workshop_app/config.py", "../workshop_app/config.py" or "workshop_app.config"."""
+    text = name.strip().replace("\\", "/")
+    while text.startswith(("./", "../")):
+        text = text.split("/", 1)[1]
+    if not text.endswith(".py") and "/" not in text:
+        text = text.replace(".", "/") + ".py"
+    return text
+
+
+def restore(path: str | None = None) -> RestoreResult:
+    """Put back one module (by path or dotted name) or, with no argument, every module you
+    edited or deleted, as the current notebook writes it (or as it starts from it)."""
+    checkpoints, _, before, after = _target()
+    target = {**before, **after}
+    if path is None:
+        wanted = [status.path for status in changed_modules()]
+    else:
+        relpath = _normalise(path)
+        candidates = [relpath, relpath.removesuffix(".py") + "/__init__.py"]
+        match = next((c for c in candidates if c in target), None)
+        if match is None:
+            valid = "\n".join(f"  {p}" for p in sorted(target))
+            return RestoreResult(error=f"{path!r} is not a module of this checkpoint:\n{valid}")
+        wanted = [match]
+    report = ws.sync(workspace(), target, checkpoints, only=wanted)
+    reload_app()
+    return RestoreResult(report.written, report.backup_note())
