@@ -6,6 +6,9 @@
     python3 workshop.py regen    re-execute notebooks in fresh kernels and store their outputs
     python3 workshop.py setup    only create or update .venv
     python3 workshop.py bench    run the benchmarks (benchmarks/README.md; --suite, --quick...)
+    python3 workshop.py restore [NN]
+                                 put your workspace package back at the checkpoint after
+                                 notebook NN (default: the whole app); your edits are backed up
 
 On Windows type `py workshop.py lab` (or `py workshop.py test`).
 Extra arguments after `test` go to pytest; after `regen`, they name notebooks.
@@ -14,6 +17,7 @@ Extra arguments after `test` go to pytest; after `regen`, they name notebooks.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -77,6 +81,16 @@ def install_lab_settings(python: Path | str = sys.executable) -> Path:
     return target
 
 
+def restore(args: list[str]) -> int:
+    """Needs nothing but the standard library: it works when the venv or your package is broken."""
+    path = ROOT / "workshop_lab" / "workspace.py"
+    spec = importlib.util.spec_from_file_location("workshop_workspace", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module.main(args, root=ROOT)
+
+
 def run(python: Path, *args: str) -> int:
     return subprocess.run([str(python), *args], cwd=ROOT).returncode
 
@@ -92,6 +106,8 @@ def main(argv: list[str]) -> int:
         return run(setup(), "-m", "pytest", *rest)
     if command == "regen":
         return run(setup(), str(ROOT / "tools" / "regen.py"), *rest)
+    if command == "restore":
+        return restore(rest)
     if command == "bench":
         return run(setup(), str(ROOT / "benchmarks" / "run.py"), *rest)
     if command == "lab-settings":

@@ -26,9 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from workshop_app.error_handlers import error_response
+from workshop_app.error_handlers import app_error_response
+from workshop_app.exceptions import RateLimitedError
 from workshop_app.middleware.rate_limit import InMemoryRateLimitStore, _whole_seconds
-from workshop_app.middleware.request_id import (
+from workshop_app.request_context import (
+    REQUEST_ID_HEADER,
     get_request_id,
     is_valid_request_id,
     request_id_var,
@@ -38,19 +40,15 @@ from workshop_app.middleware.request_id import (
 class BaseRequestIdMiddleware(BaseHTTPMiddleware):
     """Twin of ``RequestIdMiddleware``: accept a safe id or make one, expose it, echo it."""
 
-    def __init__(self, app: ASGIApp, header_name: str = "X-Request-ID") -> None:
-        super().__init__(app)
-        self.header_name = header_name
-
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        incoming = request.headers.get(self.header_name)
+        incoming = request.headers.get(REQUEST_ID_HEADER)
         request_id = incoming if is_valid_request_id(incoming) else uuid.uuid4().hex
         request.scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         # On an exception the id stays set, as in the pure version, for the 500 handler.
         response = await call_next(request)
         request_id_var.reset(token)
-        response.headers[self.header_name] = request_id
+        response.headers[REQUEST_ID_HEADER] = request_id
         return response
 
 
@@ -133,11 +131,12 @@ class BaseRateLimitMiddleware(BaseHTTPMiddleware):
         }
         if not decision.allowed:
             retry_after = max(1, _whole_seconds(decision.retry_after))
-            return error_response(
-                429,
-                "RATE_LIMITED",
-                f"Too many requests. Retry after {retry_after} seconds.",
-                headers={**headers, "Retry-After": str(retry_after)},
+            unit = "second" if retry_after == 1 else "seconds"
+            return app_error_response(
+                RateLimitedError(
+                    f"Too many requests. Retry after {retry_after} {unit}.",
+                    headers={**headers, "Retry-After": str(retry_after)},
+                )
             )
         response = await call_next(request)
         response.headers.update(headers)

@@ -23,7 +23,6 @@ def test_defaults_match_the_shared_contract():
     assert settings.rate_limit_window_seconds == 60.0
     assert settings.rate_limit_enabled is True
     assert settings.trust_forwarded_for is False
-    assert settings.request_id_header == "X-Request-ID"
     assert settings.log_level == "INFO"
 
 
@@ -82,7 +81,6 @@ def test_api_key_never_appears_in_repr_str_or_dump(monkeypatch):
         ("rate_limit_window_seconds", 0),
         ("rate_limit_window_seconds", -1.5),
         ("environment", "staging"),
-        ("request_id_header", "X Request\nId"),
         ("app_name", ""),
     ],
 )

@@ -206,7 +206,7 @@ async def engine() -> AsyncIterator[AsyncEngine]:
 def _session_app(settings: Settings, engine: AsyncEngine) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
-        yield {"settings": settings, "engine": engine}
+        yield {"engine": engine}
 
     app = small_app(settings, lifespan)
 
@@ -293,7 +293,7 @@ async def test_a_failed_commit_is_rolled_back(settings, client_for, tmp_path, ur
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
-        yield {"settings": settings, "engine": engine}
+        yield {"engine": engine}
 
     app = small_app(settings, lifespan)
 

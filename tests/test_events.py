@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workshop_app import lifespan, subscribers
+from workshop_app import event_handlers, lifespan
 from workshop_app.config import Settings
 from workshop_app.dependencies import get_outbox_service
 from workshop_app.event_bus import EventBus
@@ -54,13 +54,13 @@ async def explode(event: DomainEvent) -> None:
 
 
 @pytest.fixture(autouse=True)
-def built(monkeypatch: pytest.MonkeyPatch) -> list[subscribers.AppEvents]:
+def built(monkeypatch: pytest.MonkeyPatch) -> list[event_handlers.AppEvents]:
     """Every AppEvents a lifespan builds during the test, so a test can reach the app's bus
     (to subscribe a handler) and its engine."""
-    built: list[subscribers.AppEvents] = []
+    built: list[event_handlers.AppEvents] = []
 
-    def build(settings: Settings, engine, mailer) -> subscribers.AppEvents:
-        built.append(subscribers.build_app_events(settings, engine, mailer))
+    def build(settings: Settings, engine, mailer) -> event_handlers.AppEvents:
+        built.append(event_handlers.build_app_events(settings, engine, mailer))
         return built[-1]
 
     monkeypatch.setattr(lifespan, "build_app_events", build)
@@ -372,7 +372,7 @@ async def test_a_redelivered_cancellation_sends_one_email_and_logs_one_line(engi
         session.add(User(email="ada@example.com", full_name="Ada", password_hash="x"))
         await session.commit()
     event = OrderCancelled(order_id=7, user_id=1)
-    audit, email = subscribers.AuditLog(engine), subscribers.CancellationEmail(engine, mailer)
+    audit, email = event_handlers.AuditLog(engine), event_handlers.CancellationEmail(engine, mailer)
     for _ in range(2):  # at-least-once: the same event arrives twice
         await audit(event)
         await email(event)
@@ -385,7 +385,7 @@ async def test_a_redelivered_cancellation_sends_one_email_and_logs_one_line(engi
 
 async def test_a_cancellation_for_a_deleted_user_is_skipped(engine):
     mailer = MemoryMailer()
-    await subscribers.CancellationEmail(engine, mailer)(OrderCancelled(order_id=1, user_id=9))
+    await event_handlers.CancellationEmail(engine, mailer)(OrderCancelled(order_id=1, user_id=9))
     assert mailer.sent == []
 
 

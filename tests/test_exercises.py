@@ -208,7 +208,7 @@ def test_a_check_that_never_finishes_times_out_with_a_hint(
 
     result = check(slow.id, 1)
     assert result.passed is False
-    assert "did not finish within 0.2 s" in result.hint
+    assert "The check stopped after 0.2 s" in result.hint
 
 
 # --- results are recorded and displayable ------------------------------------------------------

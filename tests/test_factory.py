@@ -48,8 +48,7 @@ def add_probe(app):
                 text("SELECT name FROM sqlite_master WHERE type = 'table'")
             )
             return {
-                "app_name": request.state.settings.app_name,
-                "same_settings": request.state.settings is request.app.state.settings,
+                "app_name": request.app.state.settings.app_name,
                 "engine_id": id(engine),
                 "tables": sorted(tables.scalars()),
             }

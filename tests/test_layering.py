@@ -34,6 +34,11 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
         "domain errors are raised by every layer, so they import only the standard library",
     ),
     (
+        "workshop_app.request_context",
+        (*HTTP, "workshop_app"),
+        "the request context is the floor every layer may import: it imports none of them",
+    ),
+    (
         "workshop_app.models",
         ("workshop_app.services", "workshop_app.routers", *HTTP),
         "models are the bottom layer",
@@ -130,7 +135,12 @@ def test_the_package_keeps_the_layering_rule():
         ("services/users.py", "from fastapi import HTTPException\n", "HTTP belongs to routers"),
         ("services/orders.py", "import starlette.status\n", "HTTP belongs to routers"),
         ("services/users.py", "from workshop_app.error_handlers import X\n", "below the HTTP"),
-        ("services/users.py", "from ..errors import error_response\n", "below the HTTP layer"),
+        (
+            "services/users.py",
+            "from ..error_handlers import app_error_response\n",
+            "below the HTTP",
+        ),
+        ("request_context.py", "from workshop_app.config import Settings\n", "the floor"),
         ("services/orders.py", "from ..dependencies import SessionDep\n", "below the HTTP"),
         ("exceptions.py", "from starlette.exceptions import HTTPException\n", "standard library"),
         ("exceptions.py", "import fastapi\n", "only the standard library"),
@@ -145,7 +155,7 @@ def test_the_package_keeps_the_layering_rule():
         ("events.py", "from pydantic import BaseModel\nimport fastapi\n", "plain data"),
         ("event_bus.py", "from fastapi import Request\n", "outside HTTP"),
         ("event_relay.py", "from starlette.background import BackgroundTask\n", "outside HTTP"),
-        ("subscribers.py", "from .dependencies import SessionDep\n", "outside HTTP"),
+        ("event_handlers.py", "from .dependencies import SessionDep\n", "outside HTTP"),
     ],
 )
 def test_the_checker_catches_each_kind_of_violation(tmp_path, relative, source, expected):
@@ -166,3 +176,54 @@ def test_services_may_raise_the_domain_errors(tmp_path):
         "from workshop_app.exceptions import ConflictError\nfrom ..exceptions import AppError\n"
     )
     assert violations(app_dir) == []
+
+
+def import_graph(app_dir: Path = APP_DIR) -> dict[str, set[str]]:
+    """Which app modules each app module imports, inside functions included."""
+    paths = {module_name(p, app_dir): p for p in app_dir.rglob("*.py")}
+    graph = {}
+    for module, path in paths.items():
+        found = set()
+        for name in imports_of(path, module):
+            while name and name not in paths:  # `from a.b import c`: c may be a name in a.b
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                found.add(name)
+        graph[module] = found
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle of imports, each as the modules around it (found by depth-first search)."""
+    cycles, done, stack = [], set(), []
+
+    def visit(module: str) -> None:
+        if module in stack:
+            cycles.append(stack[stack.index(module) :] + [module])
+            return
+        if module in done:
+            return
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            visit(target)
+        stack.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    return cycles
+
+
+def test_no_import_cycle_between_app_modules_not_even_inside_a_function():
+    assert import_cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_sees_an_import_inside_a_function(tmp_path):
+    app_dir = tmp_path / "workshop_app"
+    app_dir.mkdir()
+    (app_dir / "__init__.py").touch()
+    (app_dir / "a.py").write_text("from workshop_app.b import B\n")
+    (app_dir / "b.py").write_text("def f():\n    from workshop_app.a import A\n")
+    assert import_cycles(import_graph(app_dir)) == [
+        ["workshop_app.a", "workshop_app.b", "workshop_app.a"]
+    ]

@@ -66,8 +66,7 @@ def with_probes(app: FastAPI) -> FastAPI:
             )
             return {
                 "state_keys": sorted(request.scope["state"]),
-                "app_name": request.state.settings.app_name,
-                "same_settings": request.state.settings is request.app.state.settings,
+                "app_name": request.app.state.settings.app_name,
                 "tables": sorted(tables.scalars()),
             }
 
@@ -155,7 +154,7 @@ async def test_startup_runs_in_order_and_shutdown_in_reverse(monkeypatch, tmp_pa
 
     async with LifespanManager(app) as manager:
         timeline.append("serving")
-        assert sorted(manager._state) == ["engine", "events", "settings"]
+        assert sorted(manager._state) == ["engine", "events"]
 
     assert timeline == [
         "ping",
@@ -174,9 +173,8 @@ async def test_the_state_reaches_every_request(client_for, app_settings):
     async with client_for(app) as client:
         body = (await client.get("/probe")).json()
 
-    assert {"engine", "events", "settings"} <= set(body["state_keys"])
+    assert {"engine", "events"} <= set(body["state_keys"])
     assert body["app_name"] == app_settings.app_name
-    assert body["same_settings"] is True
     assert body["tables"] == sorted(SQLModel.metadata.tables)
     assert "stored_events" in body["tables"]
 

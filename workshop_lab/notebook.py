@@ -103,19 +103,19 @@ def start(notebook_id: str) -> None:
     notebook_id = checkpoints.resolve(notebook_id)
     _current_notebook = notebook_id
     root = workspace()
+    root.mkdir(parents=True, exist_ok=True)
     report = ws.sync(root, checkpoints.files_before(notebook_id), checkpoints)
     for write in checkpoints.writes:  # %%writefile does not create folders
         if write.notebook == notebook_id:
             (root / write.path).parent.mkdir(parents=True, exist_ok=True)
     _use_workspace(root)
     reload_app()
-    before = checkpoints.previous_checkpoint(notebook_id)
-    if not checkpoints.paths_written_by(notebook_id) and before is None:
-        state = "this notebook writes no code"
-    elif before is None:
+    if checkpoints.files_before(notebook_id):
+        state = f"your workshop_app is at checkpoint {checkpoints.previous_checkpoint(notebook_id)}"
+    elif checkpoints.paths_written_by(notebook_id):
         state = "this notebook starts your workshop_app"
     else:
-        state = f"your workshop_app is at checkpoint {before}"
+        state = "this notebook writes no code"
     print(f"Workshop toolkit ready for {notebook_id}: {state}.")
     if report.backed_up:
         print(report.backup_note())

@@ -19,9 +19,13 @@ MAX_DIFF_LINES = 30
 
 
 def _target() -> tuple[ws.Checkpoints, str, dict[str, str], dict[str, str]]:
-    """The checkpoints, the notebook that sets the reference, and the files before/after it."""
+    """The checkpoints, the notebook that sets the reference, and the files before and after
+    it. Outside a notebook (no ``lab.start``), the whole app is the reference."""
     checkpoints = ws.load_checkpoints()
-    notebook = current_notebook() or checkpoints.notebook_ids[-1]
+    notebook = current_notebook()
+    if notebook is None:
+        final = checkpoints.files_after(None)
+        return checkpoints, checkpoints.notebook_ids[-1], final, final
     return (
         checkpoints,
         notebook,
@@ -131,5 +135,6 @@ def restore(path: str | None = None) -> RestoreResult:
             return RestoreResult(error=f"{path!r} is not a module of this checkpoint:\n{valid}")
         wanted = [match]
     report = ws.sync(workspace(), target, checkpoints, only=wanted)
-    reload_app()
+    if current_notebook() is not None:  # a learner's kernel: the next import reads the files
+        reload_app()
     return RestoreResult(report.written, report.backup_note())

@@ -52,7 +52,6 @@ def robust_settings(**overrides: Any) -> Settings:
         "api_key": DEFAULT_API_KEY,
         "rate_limit_enabled": False,
         "trust_forwarded_for": False,
-        "request_id_header": "X-Request-ID",
         "log_level": "INFO",
     }
     values.update(overrides)

@@ -27,13 +27,16 @@ from hypothesis import strategies as st
 from robustness_helpers import bulk
 
 import workshop_lab as lab
+from workshop_lab import notebook
+from workshop_lab import workspace as ws
 from workshop_lab.dashboard import progress_dashboard
 from workshop_lab.paths import DATA_DIR
 from workshop_lab.progress_store import Progress, ProgressFileWarning, ProgressStore
 from workshop_lab.quizzes import QuizBankError, load_bank
-from workshop_lab.reference import SNAPSHOT_PATH, load_snapshot
 
 QUIZZES = DATA_DIR / "quizzes"
+CHECKPOINTS = ws.load_checkpoints()
+FINAL = CHECKPOINTS.files_after(None)
 
 
 @pytest.fixture(autouse=True)
@@ -232,21 +235,18 @@ def test_a_broken_question_names_itself_and_leaves_all_progress_alone(
 
 
 @pytest.fixture
-def package_copy(tmp_path: Path) -> Path:
-    """A copy of the reference app made from its snapshot, so it starts with no changes."""
-    root = tmp_path / "repo"
-    for relpath, text in load_snapshot().items():
-        target = root / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text.encode("utf-8"))
-    (root / SNAPSHOT_PATH).parent.mkdir(parents=True)
-    shutil.copyfile(DATA_DIR.parent / SNAPSHOT_PATH, root / SNAPSHOT_PATH)
-    assert not lab.changed_modules(root=root)
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The learner's workspace holding the whole app, outside any notebook: no changes yet."""
+    root = tmp_path / "workspace"
+    monkeypatch.setenv(ws.ENV_VAR, str(root))
+    monkeypatch.setattr(notebook, "_current_notebook", None)
+    ws.sync(root, FINAL, CHECKPOINTS)
+    assert not lab.changed_modules()
     return root
 
 
 def import_in_a_fresh_kernel(root: Path, module: str) -> subprocess.CompletedProcess[str]:
-    """What the next notebook's first import sees: a new interpreter on the copy."""
+    """What the next notebook's first import sees: a new interpreter on the workspace."""
     code = f"import {module}, workshop_app; print(workshop_app.__file__)"
     env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
@@ -255,9 +255,9 @@ def import_in_a_fresh_kernel(root: Path, module: str) -> subprocess.CompletedPro
 
 
 def test_a_writefile_cell_edited_into_a_syntax_error_is_named_and_restored(
-    package_copy: Path,
+    workspace: Path,
 ) -> None:
-    config = package_copy / "workshop_app" / "config.py"
+    config = workspace / "workshop_app" / "config.py"
     original = config.read_bytes()
     # What a learner's edited cell writes: a dropped closing parenthesis in the settings class.
     lines = original.decode().splitlines(keepends=True)
@@ -265,31 +265,30 @@ def test_a_writefile_cell_edited_into_a_syntax_error_is_named_and_restored(
     lines[broken_at] = lines[broken_at].replace(")", "", 1)
     config.write_text("".join(lines), encoding="utf-8")
 
-    failed = import_in_a_fresh_kernel(package_copy, "workshop_app.main")
+    failed = import_in_a_fresh_kernel(workspace, "workshop_app.main")
     assert failed.returncode != 0
     assert "SyntaxError" in failed.stderr
     assert f'File "{config}", line {broken_at + 1}' in failed.stderr  # the file and line to fix
 
-    changes = lab.changed_modules(root=package_copy)
-    assert [(c.path, c.state) for c in changes] == [("workshop_app/config.py", "changed")]
+    changes = lab.changed_modules()
+    assert [(c.path, c.state) for c in changes] == [("workshop_app/config.py", "edited")]
     assert "rate_limit_requests" in changes[0].diff
 
-    result = lab.restore(root=package_copy)
+    result = lab.restore()
     assert result.restored == ["workshop_app/config.py"]
-    assert "lab.reload_app()" in repr(result)
+    assert "Re-run the cells that import them" in repr(result)
     assert config.read_bytes() == original
-    assert not lab.changed_modules(root=package_copy)
-    fixed = import_in_a_fresh_kernel(package_copy, "workshop_app.main")
+    assert not lab.changed_modules()
+    fixed = import_in_a_fresh_kernel(workspace, "workshop_app.main")
     assert fixed.returncode == 0, fixed.stderr
-    assert fixed.stdout.strip() == str(package_copy / "workshop_app" / "__init__.py")
+    assert fixed.stdout.strip() == str(workspace / "workshop_app" / "__init__.py")
 
 
 @st.composite
 def damaged_module(draw: st.DrawFn) -> tuple[str, bytes | None]:
-    """A reference module and what a mishap left in it (None: the file was deleted)."""
-    files = load_snapshot()
-    relpath = draw(st.sampled_from(sorted(files)))
-    data = files[relpath].encode("utf-8")
+    """A module of the app and what a mishap left in it (None: the file was deleted)."""
+    relpath = draw(st.sampled_from(sorted(p for p in FINAL if p.endswith(".py"))))
+    data = FINAL[relpath].encode("utf-8")
     damage = draw(st.sampled_from(["truncate", "bytes", "latin-1", "empty", "crlf", "delete"]))
     if damage == "truncate":
         return relpath, data[: draw(st.integers(0, max(0, len(data) - 1)))]
@@ -297,7 +296,7 @@ def damaged_module(draw: st.DrawFn) -> tuple[str, bytes | None]:
         at = draw(st.integers(0, len(data)))
         return relpath, data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
     if damage == "latin-1":  # saved by an editor in the wrong encoding
-        return relpath, (files[relpath] + "# café\n").encode("latin-1", "replace")
+        return relpath, (FINAL[relpath] + "# café\n").encode("latin-1", "replace")
     if damage == "crlf":
         return relpath, data.replace(b"\n", b"\r\n") if b"\n" in data else data + b"\r\n"
     return relpath, (b"" if damage == "empty" else None)
@@ -309,27 +308,31 @@ def test_any_damaged_module_is_reported_and_restored_byte_for_byte(
     damage: tuple[str, bytes | None],
 ) -> None:
     relpath, content = damage
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         root = Path(folder)
-        for name, text in load_snapshot().items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_bytes(text.encode("utf-8"))
-        (root / SNAPSHOT_PATH).parent.mkdir(parents=True)
-        shutil.copyfile(DATA_DIR.parent / SNAPSHOT_PATH, root / SNAPSHOT_PATH)
+        patch.setenv(ws.ENV_VAR, str(root))
+        patch.setattr(notebook, "_current_notebook", None)
+        ws.sync(root, FINAL, CHECKPOINTS)
         original = (root / relpath).read_bytes()
         if content is None:
             (root / relpath).unlink()
         else:
             (root / relpath).write_bytes(content)
+        versions = {text.encode("utf-8") for text in CHECKPOINTS.versions(relpath)}
         unchanged = content == original
+        # An empty module may be a version an earlier notebook wrote: that is not an edit.
+        earlier = content in versions and not unchanged
 
-        changes = lab.changed_modules(root=root)
+        changes = lab.changed_modules()
         shown = repr(changes) + changes._repr_mimebundle_()["text/html"]  # what a notebook shows
-        assert unchanged or relpath in shown
-        expected = [] if unchanged else [(relpath, "missing" if content is None else "changed")]
+        assert unchanged or earlier or relpath in shown
+        if content is None:
+            expected = [(relpath, "missing")]
+        else:
+            expected = [] if unchanged or earlier else [(relpath, "edited")]
         assert [(c.path, c.state) for c in changes] == expected
 
-        result = lab.restore(root=root)
+        result = lab.restore(relpath)
         assert result.restored == ([] if unchanged else [relpath])
         assert (root / relpath).read_bytes() == original
-        assert not lab.changed_modules(root=root)
+        assert not lab.changed_modules()

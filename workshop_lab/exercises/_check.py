@@ -89,19 +89,19 @@ def _package_module(filename: str) -> str | None:
 def _describe_crash(exercise: Exercise, exc: BaseException) -> str:
     """Name the exception and say whose code raised it: the learner's cell, or a module of
     their package (which they may have broken, and can restore)."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     frame = _innermost_own_frame(exc)
+    where = f" in {frame.name}()" if frame else ""
+    detail = f"{type(exc).__name__}{where}" + (f": {exc}" if str(exc) else "")
     module = _package_module(frame.filename) if frame else None
     if module is not None:
         return (
-            f"{module} raised {detail} (in {frame.name}(), line {frame.lineno}), while the check "
-            f"ran your {exercise.name}. If you edited that module, lab.changed_modules() shows "
-            f'how it differs and lab.restore("{module}") puts it back; then run the notebook\'s '
+            f"Your package's {module} raised {detail} (line {frame.lineno}) while the check ran "
+            f"your {exercise.name}. If you edited that module, lab.changed_modules() shows how "
+            f'it differs and lab.restore("{module}") puts it back; then run the notebook\'s '
             "cells from the top."
         )
-    where = f" in {frame.name}()" if frame else ""
     return (
-        f"Running your {exercise.name} raised {detail}{where}. "
+        f"Running your {exercise.name} raised {detail}. "
         "Fix that error, re-run the cell, then check again."
     )
 
