@@ -24,7 +24,7 @@ _progress_dir = Path(tempfile.mkdtemp(prefix="workshop-progress-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / "tests.json")
+    os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / "tests.sqlite3")
     os.environ["WORKSHOP_WORKSPACE"] = str(_progress_dir / "workspace-tests")
     if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
         config.option.nbval_sanitize_with = str(SANITIZE_FILE)
@@ -40,6 +40,6 @@ def pytest_runtest_setup(item: pytest.Item):
     # nbval starts a notebook's kernel while setting up its first cell; the
     # kernel inherits os.environ as it is at that moment.
     if item.path.suffix == ".ipynb":
-        os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / f"{item.path.stem}.json")
+        os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / f"{item.path.stem}.sqlite3")
         os.environ["WORKSHOP_WORKSPACE"] = str(_progress_dir / f"workspace-{item.path.stem}")
     return (yield)

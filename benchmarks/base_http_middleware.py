@@ -11,7 +11,8 @@ is charged to them that a careful author would avoid.
 Two behaviours differ by construction. ``call_next`` returns when the response
 *starts*, so the access log wraps the body iterator to stop its clock at the last
 byte, as a careful author would. A contextvar set by the endpoint is invisible
-here (stack note 21); none of the fields below needs one.
+here (``call_next`` runs the endpoint in a task of its own, on a copy of the context);
+none of the fields below needs one.
 """
 
 from __future__ import annotations

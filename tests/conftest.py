@@ -116,7 +116,9 @@ def app_settings(clean_env: None, database_url: str) -> Settings:
 async def lifespan_client(
     app: FastAPI, *, raise_app_exceptions: bool = True
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process client with the app's lifespan running (stack notes 5 and 18)."""
+    """An in-process client with the app's lifespan running: ``ASGITransport`` alone never
+    sends the lifespan events, and the transport must wrap ``manager.app`` for the state to
+    reach requests."""
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

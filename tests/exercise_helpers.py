@@ -20,7 +20,7 @@ from workshop_lab.progress_store import ENV_VAR
 @pytest.fixture(autouse=True)
 def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every check records progress: keep it out of the learner's home directory."""
-    path = tmp_path / "progress.json"
+    path = tmp_path / "progress.sqlite3"
     monkeypatch.setenv(ENV_VAR, str(path))
     return path
 

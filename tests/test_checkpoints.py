@@ -244,7 +244,7 @@ def test_exercises_and_predict_questions_hold_at_their_checkpoint(notebook, tmp_
             "PATH": "",
             "PYTHONDONTWRITEBYTECODE": "1",
             "WORKSHOP_WORKSPACE": str(folder),
-            "WORKSHOP_PROGRESS_FILE": str(tmp_path / "progress.json"),
+            "WORKSHOP_PROGRESS_FILE": str(tmp_path / "progress.sqlite3"),
         },
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -148,3 +148,12 @@ def test_capture_logs_collects_app_records():
         logging.getLogger("workshop_app.probe").info("hello %s", "logs")
     logging.getLogger("workshop_app.probe").info("not captured")
     assert [r.getMessage() for r in records] == ["hello logs"]
+
+
+def test_the_files_a_notebook_supplies_are_in_place_when_it_starts(tmp_path):
+    notebook.start("06_data")
+    root = tmp_path / "workspace"
+    assert (root / "data" / "seed" / "users.json").read_bytes() == (
+        ws.REPO_ROOT / "data" / "seed" / "users.json"
+    ).read_bytes()
+    assert not (root / "workshop_app" / "seed.py").exists()  # a cell of 06 writes that one

@@ -1,8 +1,8 @@
 """Progress store and dashboard: what is kept, how it survives damage and concurrency."""
 
-import importlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,192 +15,152 @@ from workshop_lab.progress_store import (
     ENV_VAR,
     ProgressFileWarning,
     ProgressStore,
+    ProgressUnavailable,
     default_store,
-    file_lock,
     progress_path,
 )
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> ProgressStore:
-    return ProgressStore(tmp_path / "state" / "progress.json")
+    return ProgressStore(tmp_path / "state" / "progress.sqlite3")
 
 
 def test_quiz_keeps_first_and_best_attempt_and_counts_attempts(store: ProgressStore) -> None:
     store.record_quiz_answer("01_config", "q1", correct=False, score=0.25, answer="B")
-    store.record_quiz_answer("01_config", "q1", correct=True, score=0.5, answer=["A", "C"])
-    store.record_quiz_answer("01_config", "q1", correct=True, score=1.0, answer=["A"])
-    store.record_quiz_answer("01_config", "q1", correct=False, score=0.0, answer="D")
-
+    store.record_quiz_answer("01_config", "q1", correct=True, score=1, answer="A")
+    store.record_quiz_answer("01_config", "q1", correct=False, score=0, answer="C")
     record = store.load().notebook("01_config").quizzes["q1"]
-    assert record.attempts == 4
-    assert (record.first.correct, record.first.score, record.first.answer) == (False, 0.25, "B")
-    assert (record.best.correct, record.best.score, record.best.answer) == (True, 1.0, ["A"])
+    assert (record.first.answer, record.best.answer, record.attempts) == ("B", "A", 3)
 
 
 def test_quiz_best_prefers_correct_over_score_and_keeps_the_earlier_on_a_tie(
     store: ProgressStore,
 ) -> None:
-    store.record_quiz_answer("01_config", "q1", correct=False, score=0.9, answer="partial")
-    store.record_quiz_answer("01_config", "q1", correct=True, score=0.5, answer="first right")
-    store.record_quiz_answer("01_config", "q1", correct=True, score=0.5, answer="second right")
-
-    best = store.load().notebook("01_config").quizzes["q1"].best
-    assert best.answer == "first right"
+    store.record_quiz_answer("01_config", "q", correct=False, score=0.9, answer="near")
+    store.record_quiz_answer("01_config", "q", correct=True, score=0.5, answer="right")
+    store.record_quiz_answer("01_config", "q", correct=True, score=0.5, answer="again")
+    assert store.load().notebook("01_config").quizzes["q"].best.answer == "right"
 
 
 def test_quiz_answers_of_any_type_are_stored_as_json(store: ProgressStore) -> None:
-    class Choice:
-        def __repr__(self) -> str:
-            return "Choice(2)"
-
-    store.record_quiz_answer("00_welcome", "a", correct=True, score=1, answer=("x", 2))
-    store.record_quiz_answer("00_welcome", "b", correct=True, score=1, answer=Choice())
-
-    stored = json.loads(store.path.read_text())["notebooks"]["00_welcome"]["quizzes"]
-    assert stored["a"]["first"]["answer"] == ["x", 2]
-    assert stored["b"]["first"]["answer"] == "Choice(2)"
+    store.record_quiz_answer("01_config", "list", correct=True, score=1, answer=[1, "two"])
+    store.record_quiz_answer("01_config", "object", correct=True, score=1, answer=object())
+    quizzes = store.load().notebook("01_config").quizzes
+    assert quizzes["list"].best.answer == [1, "two"]
+    assert quizzes["object"].best.answer.startswith("<object object")
 
 
 def test_exercise_passed_once_stays_passed_and_attempts_count(store: ProgressStore) -> None:
-    store.record_exercise("00_welcome", "00.hello_app", passed=False, hint="route missing")
-    store.record_exercise("00_welcome", "00.hello_app", passed=True)
-    store.record_exercise("00_welcome", "00.hello_app", passed=False, hint="wrong JSON")
-
-    record = store.load().notebook("00_welcome").exercises["00.hello_app"]
-    assert (record.passed, record.attempts, record.last_hint) == (True, 3, "wrong JSON")
-
-
-def test_file_is_versioned_json(store: ProgressStore) -> None:
-    store.record_exercise("00_welcome", "00.hello_app", passed=True)
-
-    data = json.loads(store.path.read_text())
-    assert data["version"] == 1
-    assert data["notebooks"]["00_welcome"]["exercises"]["00.hello_app"]["passed"] is True
+    store.record_exercise("02_app", "02.x", passed=False, hint="not yet")
+    store.record_exercise("02_app", "02.x", passed=True)
+    store.record_exercise("02_app", "02.x", passed=False, hint="broke it again")
+    record = store.load().notebook("02_app").exercises["02.x"]
+    assert (record.passed, record.attempts, record.last_hint) == (True, 3, "broke it again")
 
 
-def test_loading_a_missing_file_is_empty_and_creates_nothing(store: ProgressStore) -> None:
+def test_loading_a_missing_file_is_empty(store: ProgressStore) -> None:
     assert store.load().notebooks == {}
-    assert not store.path.parent.exists()
-
-
-def test_writes_leave_only_the_file_and_its_lock(store: ProgressStore) -> None:
-    for i in range(20):
-        store.record_exercise("00_welcome", f"ex{i}", passed=i % 2 == 0)
-
-    names = sorted(p.name for p in store.path.parent.iterdir())
-    assert names == ["progress.json", "progress.json.lock"]
-
-
-def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(
-    store: ProgressStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store.record_exercise("00_welcome", "00.hello_app", passed=True)
-    before = store.path.read_bytes()
-
-    def broken_replace(src: str, dst: str) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        store.record_exercise("00_welcome", "other", passed=True)
-
-    assert store.path.read_bytes() == before
-    assert sorted(p.name for p in store.path.parent.iterdir()) == [
-        "progress.json",
-        "progress.json.lock",
-    ]
-
-
-def _assert_moved_aside(store: ProgressStore, content: str, kind: str) -> None:
-    store.path.parent.mkdir(parents=True, exist_ok=True)
-    store.path.write_text(content)
-
-    with pytest.warns(ProgressFileWarning) as caught:
-        loaded = store.load()
-
-    assert loaded.notebooks == {}
-    moved = [p for p in store.path.parent.iterdir() if p.name.startswith(f"progress.json.{kind}-")]
-    assert len(moved) == 1
-    assert moved[0].read_text() == content  # nothing is lost: the learner can recover it
-    message = str(caught[0].message)
-    assert str(moved[0]) in message
-    assert "starts fresh" in message
-    assert not store.path.exists()
-
-    store.record_exercise("00_welcome", "00.hello_app", passed=True)  # and work goes on
-    assert store.load().notebook("00_welcome").exercises["00.hello_app"].passed
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
-        "{not json",
-        "",
-        "[1, 2]",
-        '{"version": 1, "notebooks": []}',
-        '{"version": 1, "notebooks": {"00_welcome": {"exercises": {"x": {"passed": "maybe"}}}}}',
-    ],
-    ids=["bad-json", "empty", "list", "wrong-notebooks", "wrong-field"],
-)
-def test_a_corrupt_file_is_moved_aside_with_a_warning(store: ProgressStore, content: str) -> None:
-    _assert_moved_aside(store, content, "corrupt")
-
-
-def test_an_unknown_version_is_moved_aside_with_a_warning(store: ProgressStore) -> None:
-    _assert_moved_aside(store, '{"version": 2, "notebooks": {}}', "unknown-version")
-
-
-def test_a_corrupt_file_is_moved_aside_when_recording_too(store: ProgressStore) -> None:
-    store.path.parent.mkdir(parents=True)
-    store.path.write_text("garbage")
-
-    with pytest.warns(ProgressFileWarning, match="corrupt-"):
-        store.record_quiz_answer("00_welcome", "q1", correct=True, score=1, answer="A")
-
-    assert list(store.load().notebook("00_welcome").quizzes) == ["q1"]
-
-
-def test_a_file_that_cannot_be_locked_or_moved_is_still_read(
-    store: ProgressStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A read-only folder (a shared or mounted home) must not break the dashboard."""
-    module = importlib.import_module("workshop_lab.progress_store")
-    store.record_exercise("00_welcome", "00.hello_app", passed=True)
-
-    def read_only(*paths: Path) -> None:
-        raise PermissionError(f"read-only: {paths[0]}")
-
-    monkeypatch.setattr(module, "file_lock", read_only)
-    assert store.load().notebook("00_welcome").exercises["00.hello_app"].passed
-
-    store.path.write_text("garbage")
-    monkeypatch.setattr(module.os, "replace", read_only)
-    with pytest.warns(ProgressFileWarning, match="could not be moved aside .*starts fresh"):
-        assert store.load().notebooks == {}
-    assert store.path.read_text() == "garbage"
 
 
 def test_reset_one_notebook_or_all(store: ProgressStore) -> None:
-    store.record_exercise("00_welcome", "00.hello_app", passed=True)
-    store.record_quiz_answer("01_config", "q1", correct=True, score=1, answer="A")
-
+    store.record_quiz_answer("00_welcome", "q", correct=True, score=1, answer=1)
+    store.record_exercise("01_config", "01.x", passed=True)
     store.reset("00_welcome")
-    assert list(store.load().notebooks) == ["01_config"]
-
-    store.reset("never-seen")  # harmless
+    assert set(store.load().notebooks) == {"01_config"}
     store.reset()
     assert store.load().notebooks == {}
 
 
-def test_env_var_is_read_at_call_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "a.json"))
-    assert default_store().path == tmp_path / "a.json"
+def _damage(path: Path, sql: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(sql)
 
-    monkeypatch.setenv(ENV_VAR, str(tmp_path / "b.json"))
+
+def test_a_damaged_entry_is_skipped_and_removed_every_other_entry_kept(
+    store: ProgressStore,
+) -> None:
+    store.record_quiz_answer("00_welcome", "good", correct=True, score=1, answer=1)
+    store.record_exercise("01_config", "01.good", passed=True)
+    store.record_exercise("01_config", "01.bad", passed=True)
+    _damage(store.path, "UPDATE exercise_results SET attempts = 'many' WHERE exercise = '01.bad'")
+
+    with pytest.warns(ProgressFileWarning) as caught:
+        progress = store.load()
+    message = str(caught[0].message)
+    assert "had 1 damaged entry: skipped and removed, every other entry kept" in message
+    [copy] = store.path.parent.glob("progress.sqlite3.before-repair-*")
+    assert str(copy) in message
+    assert set(progress.notebook("01_config").exercises) == {"01.good"}
+    assert progress.notebook("00_welcome").quizzes["good"].best.correct
+    with sqlite3.connect(copy) as db:  # the copy is the file as it was, bad entry included
+        assert db.execute(
+            "SELECT attempts FROM exercise_results WHERE exercise='01.bad'"
+        ).fetchone() == ("many",)
+    store.load()  # repaired: no warning the second time
+
+
+def test_a_file_that_is_not_a_progress_database_is_moved_aside(store: ProgressStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"\x00garbage" * 50)
+    with pytest.warns(ProgressFileWarning, match="is not a progress database: it was moved to"):
+        store.record_quiz_answer("00_welcome", "q", correct=True, score=1, answer=1)
+    [aside] = store.path.parent.glob("progress.sqlite3.set-aside-*")
+    assert aside.read_bytes() == b"\x00garbage" * 50
+    assert store.load().notebook("00_welcome").quizzes["q"].best.correct
+
+
+def test_a_progress_file_of_an_earlier_version_is_imported_with_its_renamed_notebooks(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "progress.json"
+    quiz = {"first": {"correct": True, "score": 1.0}, "best": {"correct": True, "score": 1.0}}
+    old = {
+        "version": 1,
+        "notebooks": {
+            "03_middleware": {"quizzes": {"order": quiz}, "exercises": {}},
+            "00_welcome": {"exercises": {"00.hello_app": {"passed": True, "attempts": 2}}},
+        },
+    }
+    path.write_text(json.dumps(old))
+    progress = ProgressStore(path).load()  # quietly: nothing was lost
+    assert progress.notebook("04_middleware").quizzes["order"].best.correct
+    assert progress.notebook("00_welcome").exercises["00.hello_app"].attempts == 2
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 if hasattr(os, "geteuid") else False, reason="root reads anything"
+)
+def test_an_unreadable_file_warns_and_shows_an_empty_record(store: ProgressStore) -> None:
+    store.record_quiz_answer("00_welcome", "q", correct=True, score=1, answer=1)
+    store.path.chmod(0)
+    try:
+        with pytest.warns(ProgressFileWarning, match="cannot be used"):
+            assert store.load().notebooks == {}
+        with pytest.raises(ProgressUnavailable):
+            store.record_exercise("00_welcome", "00.x", passed=True)
+    finally:
+        store.path.chmod(0o644)
+
+
+def test_a_folder_where_the_file_should_be_warns_and_saving_fails_with_an_os_error(
+    store: ProgressStore,
+) -> None:
+    store.path.mkdir(parents=True)
+    with pytest.warns(ProgressFileWarning, match="is a folder: rename or remove it"):
+        assert store.load().notebooks == {}
+    with pytest.raises(OSError, match="is a folder"):
+        store.record_exercise("00_welcome", "00.x", passed=True)
+
+
+def test_env_var_is_read_at_call_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "a.sqlite3"))
+    assert default_store().path == tmp_path / "a.sqlite3"
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "b.sqlite3"))
     default_store().record_exercise("00_welcome", "00.hello_app", passed=True)
-    assert (tmp_path / "b.json").exists()
-    assert not (tmp_path / "a.json").exists()
+    assert (tmp_path / "b.sqlite3").exists()
+    assert not (tmp_path / "a.sqlite3").exists()
 
 
 def test_default_path_is_in_the_home_directory(
@@ -209,7 +169,7 @@ def test_default_path_is_in_the_home_directory(
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("USERPROFILE", str(tmp_path))
-    assert progress_path() == tmp_path / ".fastapi-workshop" / "progress.json"
+    assert progress_path() == tmp_path / ".fastapi-workshop" / "progress.sqlite3"
 
 
 WRITER = """
@@ -234,7 +194,7 @@ def _writer(path: Path, tag: str, count: int, go: Path) -> subprocess.Popen:
 
 
 def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    path, go, count = tmp_path / "progress.json", tmp_path / "go", 60
+    path, go, count = tmp_path / "progress.sqlite3", tmp_path / "go", 60
     writers = [_writer(path, tag, count, go) for tag in ("left", "right")]
     go.touch()  # both start writing at the same moment
     for writer in writers:
@@ -250,15 +210,17 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert exercise.attempts == 2 * count
 
 
-def test_a_writer_waits_for_the_lock_held_by_another_process(tmp_path: Path) -> None:
-    path, go = tmp_path / "progress.json", tmp_path / "go"
+def test_a_writer_waits_while_another_process_holds_the_database(tmp_path: Path) -> None:
+    path, go = tmp_path / "progress.sqlite3", tmp_path / "go"
     go.touch()
     store = ProgressStore(path)
-    with file_lock(store.lock_path):
+    store.reset()  # creates the database
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute("BEGIN EXCLUSIVE")
         writer = _writer(path, "blocked", 1, go)
         time.sleep(1.0)
         assert writer.poll() is None  # still waiting for us
-        assert not path.exists()
+        db.execute("COMMIT")
     _, stderr = writer.communicate(timeout=60)
     assert writer.returncode == 0, stderr
     assert "blocked-0" in store.load().notebook("01_config").quizzes

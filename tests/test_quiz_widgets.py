@@ -26,7 +26,7 @@ GET, DELETE = 1, 3  # option numbers in the bank
 
 @pytest.fixture
 def progress_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "progress" / "progress.json"
+    path = tmp_path / "progress" / "progress.sqlite3"
     monkeypatch.setenv("WORKSHOP_PROGRESS_FILE", str(path))
     return path
 

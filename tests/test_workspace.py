@@ -23,7 +23,8 @@ CHECKPOINTS = ws.Checkpoints(
         ("01_a", [("pkg/__init__.py", ""), ("pkg/config.py", "X = 1\n")]),
         ("02_b", [("pkg/config.py", "X = 1\nY = 2\n"), ("pkg/sub/mod.py", "M = 1\n")]),
         ("03_c", [("pkg/config.py", "X = 1\nY = 3\n"), ("pkg/config.py", "X = 2\nY = 3\n")]),
-    ]
+    ],
+    supplied={"02_b": ["pkg/sub/mod.py"]},
 )
 
 
@@ -36,6 +37,11 @@ def test_checkpoints_are_the_writes_of_every_notebook_up_to_one():
     assert CHECKPOINTS.first_writer("pkg/sub/mod.py") == "02_b"
     assert CHECKPOINTS.change("03_c", "pkg/config.py", 2) == ("X = 1\nY = 3\n", "X = 2\nY = 3\n")
     assert CHECKPOINTS.change("01_a", "pkg/config.py") == (None, "X = 1\n")
+    assert CHECKPOINTS.files_at_start("02_b") == {
+        "pkg/__init__.py": "",
+        "pkg/config.py": "X = 1\n",
+        "pkg/sub/mod.py": "M = 1\n",  # supplied: there before the notebook's cells run
+    }
 
 
 @pytest.mark.parametrize("name", ["02_b", "02", 2, "2", "02_b.ipynb", "notebooks/02_b.ipynb"])
@@ -54,6 +60,7 @@ def test_the_json_form_round_trips(tmp_path):
     target.write_text(ws.dump_checkpoints(CHECKPOINTS), encoding="utf-8")
     loaded = ws.load_checkpoints(tmp_path)
     assert loaded.writes == CHECKPOINTS.writes and loaded.notebook_ids == CHECKPOINTS.notebook_ids
+    assert loaded.supplied == CHECKPOINTS.supplied
 
 
 @pytest.mark.parametrize("content", [None, "not json", '{"version": 99}', '{"version": 1}'])

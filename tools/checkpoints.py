@@ -70,7 +70,7 @@ def build(root: Path = ROOT) -> ws.Checkpoints:
         for relpath in SUPPLIED.get(path.stem, []):
             writes.append((relpath, (root / relpath).read_bytes().decode("utf-8")))
         notebooks.append((path.stem, writes))
-    return ws.Checkpoints(notebooks)
+    return ws.Checkpoints(notebooks, {nb: paths for nb, paths in SUPPLIED.items()})
 
 
 def export(checkpoints: ws.Checkpoints, folder: Path, notebook: str | None = None) -> list[Path]:

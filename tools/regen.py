@@ -47,7 +47,7 @@ def execute(path: Path, *, runs: int = 1) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="workshop-regen-") as tmp:
         env = {
-            "WORKSHOP_PROGRESS_FILE": str(Path(tmp) / f"{path.stem}.json"),
+            "WORKSHOP_PROGRESS_FILE": str(Path(tmp) / f"{path.stem}.sqlite3"),
             "WORKSHOP_WORKSPACE": str(Path(tmp) / "workspace"),
         }
         previous = {name: os.environ.get(name) for name in env}

@@ -104,7 +104,7 @@ def start(notebook_id: str) -> None:
     _current_notebook = notebook_id
     root = workspace()
     root.mkdir(parents=True, exist_ok=True)
-    report = ws.sync(root, checkpoints.files_before(notebook_id), checkpoints)
+    report = ws.sync(root, checkpoints.files_at_start(notebook_id), checkpoints)
     for write in checkpoints.writes:  # %%writefile does not create folders
         if write.notebook == notebook_id:
             (root / write.path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,45 +1,74 @@
 """Remember quiz answers and exercise results across kernels and restarts.
 
-Learners run several notebooks, often in several kernels at once, and restart
-kernels freely; progress must survive all of that. It lives in one small JSON
-file (``WORKSHOP_PROGRESS_FILE``, default ``~/.fastapi-workshop/progress.json``)
-that every write replaces atomically while holding an inter-process lock, so a
-crash never leaves half a file and two kernels never overwrite each other.
-A damaged file is moved aside with a warning: losing a score is better than a
-traceback in the middle of a lesson.
+Learners run several notebooks, often in several kernels at once, and restart kernels
+freely. Progress lives in one SQLite file (``WORKSHOP_PROGRESS_FILE``, default
+``~/.fastapi-workshop/progress.sqlite3``): the standard library's ``sqlite3`` gives
+atomic, locked updates, so two kernels never overwrite each other and a crash never leaves
+half a record. Saving progress must never cost a learner their lesson:
+
+* rows are read one by one: a damaged row is skipped and counted, the others are kept, and
+  a copy of the file as it was is left beside it before the bad rows are removed;
+* a file that is not a progress database is moved aside and progress starts fresh;
+* a file that cannot be opened (no permission, a folder of that name) gives a warning and
+  an empty record: the lesson goes on, without saving.
+
+Each case warns once, with ``ProgressFileWarning``, naming the file and what to do.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
+import shutil
+import sqlite3
 import warnings
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field, JsonValue, ValidationError
 from pydantic_core import to_jsonable_python
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-try:  # Windows
-    import msvcrt
-except ImportError:  # POSIX
-    msvcrt = None  # type: ignore[assignment]
-
 ENV_VAR = "WORKSHOP_PROGRESS_FILE"
-DEFAULT_PATH = Path("~/.fastapi-workshop/progress.json")
-FILE_VERSION = 1
+DEFAULT_PATH = Path("~/.fastapi-workshop/progress.sqlite3")
+# The progress file of earlier versions of the workshop, imported once if found.
+LEGACY_JSON = Path("~/.fastapi-workshop/progress.json")
+# Notebooks renumbered when the error envelope moved to 03: old ids -> new ids.
+RENAMED_NOTEBOOKS = {
+    "03_middleware": "04_middleware",
+    "04_dependencies": "05_dependencies",
+    "05_data": "06_data",
+    "06_services": "07_services",
+    "07_errors": "03_errors",
+}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS quiz_answers (
+    notebook TEXT NOT NULL,
+    question TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first TEXT NOT NULL,  -- JSON of QuizAttempt
+    best TEXT NOT NULL,
+    PRIMARY KEY (notebook, question)
+);
+CREATE TABLE IF NOT EXISTS exercise_results (
+    notebook TEXT NOT NULL,
+    exercise TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_hint TEXT,
+    PRIMARY KEY (notebook, exercise)
+);
+"""
 
 
 class ProgressFileWarning(UserWarning):
-    """The progress file could not be used as it was; it was moved aside."""
+    """The progress file could not be used as it was; the message says what happened."""
+
+
+class ProgressUnavailable(OSError):
+    """The progress file cannot be opened at all: nothing can be saved."""
 
 
 class QuizAttempt(BaseModel):
@@ -53,12 +82,12 @@ class QuizRecord(BaseModel):
 
     first: QuizAttempt
     best: QuizAttempt
-    attempts: int = 1
+    attempts: int = Field(1, ge=1)
 
 
 class ExerciseRecord(BaseModel):
     passed: bool = False
-    attempts: int = 0
+    attempts: int = Field(0, ge=0)
     last_hint: str | None = None
 
 
@@ -68,7 +97,6 @@ class NotebookProgress(BaseModel):
 
 
 class Progress(BaseModel):
-    version: Literal[1] = FILE_VERSION
     notebooks: dict[str, NotebookProgress] = Field(default_factory=dict)
 
     def notebook(self, notebook_id: str) -> NotebookProgress:
@@ -78,192 +106,258 @@ class Progress(BaseModel):
 
 def progress_path() -> Path:
     """The progress file, from the environment *now* (tests and kernels may change it)."""
-    raw = os.environ.get(ENV_VAR) or str(DEFAULT_PATH)
-    return Path(raw).expanduser()
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH).expanduser()
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` so readers see the old or the new file, never half.
-
-    The temporary file lives in the same directory because ``os.replace`` is
-    atomic only within one file system; ``fsync`` makes the data durable before
-    the rename publishes it. The file keeps its permissions (``mode`` if new).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(path.parent)
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX only; Windows cannot open directories)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def file_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` across processes.
-
-    ``flock`` on POSIX; ``msvcrt.locking`` on Windows (which retries for about
-    ten seconds per call, so we loop). Where neither exists the lock is a no-op:
-    a best effort, still safe against torn files thanks to atomic replaces.
-    """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        elif msvcrt is not None:
-            handle.seek(0)
-            while True:
-                try:
-                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    continue
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            yield
+def _warn(message: str) -> None:
+    warnings.warn(message, ProgressFileWarning, stacklevel=4)
 
 
 class ProgressStore:
-    """Read and update one progress file; every update is read-modify-write under a lock."""
+    """One learner's progress file; every update is one transaction."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
 
     def __repr__(self) -> str:
         return f"ProgressStore({str(self.path)!r})"
 
     def load(self) -> Progress:
-        """The stored progress; a fresh one if the file is missing or unusable."""
-        if not self.path.exists():
+        """Everything recorded; an empty record (with a warning) if the file is unusable."""
+        try:
+            with self._transaction(write=False) as db:
+                progress, damaged = _read(db)
+            if damaged:
+                self._remove_damaged(damaged)
+        except ProgressUnavailable as exc:
+            _warn(f"{exc} Progress is shown empty and nothing is saved.")
             return Progress()
-        with contextlib.ExitStack() as stack:
-            # In a read-only folder read unlocked: still safe, every write is a whole file.
-            with contextlib.suppress(OSError):
-                stack.enter_context(file_lock(self.lock_path))
-            return self._read()
+        return progress
 
     def record_quiz_answer(
-        self,
-        notebook_id: str,
-        question_id: str,
-        *,
-        correct: bool,
-        score: float,
-        answer: object,
+        self, notebook_id: str, question_id: str, *, correct: bool, score: float, answer: object
     ) -> QuizRecord:
         """Count an attempt; keep the first one and the best one (correct, then score)."""
         attempt = QuizAttempt(
-            correct=correct,
-            score=float(score),
-            answer=to_jsonable_python(answer, fallback=repr),
+            correct=correct, score=float(score), answer=to_jsonable_python(answer, fallback=repr)
         )
-        with self._update() as progress:
-            quizzes = progress.notebooks.setdefault(notebook_id, NotebookProgress()).quizzes
-            record = quizzes.get(question_id)
+        with self._transaction(write=True) as db:
+            row = db.execute(
+                "SELECT attempts, first, best FROM quiz_answers WHERE notebook=? AND question=?",
+                (notebook_id, question_id),
+            ).fetchone()
+            record = _quiz_record(row) if row else None
             if record is None:
                 record = QuizRecord(first=attempt, best=attempt)
             else:
                 record.attempts += 1
                 if (attempt.correct, attempt.score) > (record.best.correct, record.best.score):
                     record.best = attempt
-            quizzes[question_id] = record
+            db.execute(
+                "INSERT OR REPLACE INTO quiz_answers VALUES (?, ?, ?, ?, ?)",
+                (notebook_id, question_id, record.attempts, *_attempts_json(record)),
+            )
         return record
 
     def record_exercise(
         self, notebook_id: str, exercise_id: str, *, passed: bool, hint: str | None = None
     ) -> ExerciseRecord:
         """Count an attempt; once passed, an exercise stays passed."""
-        with self._update() as progress:
-            exercises = progress.notebooks.setdefault(notebook_id, NotebookProgress()).exercises
-            record = exercises.setdefault(exercise_id, ExerciseRecord())
+        with self._transaction(write=True) as db:
+            row = db.execute(
+                "SELECT passed, attempts, last_hint FROM exercise_results "
+                "WHERE notebook=? AND exercise=?",
+                (notebook_id, exercise_id),
+            ).fetchone()
+            record = _exercise_record(row) if row else None
+            record = record or ExerciseRecord()
             record.attempts += 1
             record.passed = record.passed or passed
             record.last_hint = None if passed else hint
+            db.execute(
+                "INSERT OR REPLACE INTO exercise_results VALUES (?, ?, ?, ?, ?)",
+                (notebook_id, exercise_id, int(record.passed), record.attempts, record.last_hint),
+            )
         return record
 
     def reset(self, notebook_id: str | None = None) -> None:
         """Forget one notebook's progress, or everything when ``notebook_id`` is None."""
-        with self._update() as progress:
-            if notebook_id is None:
-                progress.notebooks.clear()
-            else:
-                progress.notebooks.pop(notebook_id, None)
+        with self._transaction(write=True) as db:
+            for table in ("quiz_answers", "exercise_results"):
+                if notebook_id is None:
+                    db.execute(f"DELETE FROM {table}")
+                else:
+                    db.execute(f"DELETE FROM {table} WHERE notebook=?", (notebook_id,))
 
-    @contextlib.contextmanager
-    def _update(self) -> Iterator[Progress]:
-        with file_lock(self.lock_path):
-            progress = self._read()
-            yield progress
-            text = progress.model_dump_json(indent=2) + "\n"
-            atomic_write_text(self.path, text)
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction on the file, created if need be; damage handled on the way in."""
+        db = self._open()
+        with closing(db):
+            try:
+                db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield db
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
 
-    def _read(self) -> Progress:
-        """Parse the file (caller holds the lock); move a bad one aside and start fresh."""
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return Progress()
-        except UnicodeDecodeError:  # e.g. saved by an editor in another encoding
-            return self._set_aside("corrupt", "is not UTF-8 text")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return self._set_aside("corrupt", "is not valid JSON")
-        if isinstance(data, dict) and "version" in data and data["version"] != FILE_VERSION:
-            reason = f"has version {data['version']!r}; this toolkit reads version {FILE_VERSION}"
-            return self._set_aside("unknown-version", reason)
-        try:
-            return Progress.model_validate(data)
-        except ValidationError as exc:
-            return self._set_aside(
-                "corrupt", f"does not have the expected shape ({exc.error_count()} errors)"
+    def _open(self) -> sqlite3.Connection:
+        """Connect and create the tables; a file that is not a progress database (or a JSON
+        record of an earlier version) is moved aside, its entries imported when it has any."""
+        if self.path.is_dir():
+            raise ProgressUnavailable(
+                f"The workshop progress file {self.path} is a folder: rename or remove it."
             )
-
-    def _set_aside(self, kind: str, reason: str) -> Progress:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = self.path.with_name(f"{self.path.name}.{kind}-{stamp}")
+        is_new = not self.path.exists()
+        try:
+            if is_new or _looks_like_a_database(self.path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                return self._connect(legacy=_legacy(LEGACY_JSON) if is_new else None)
+        except sqlite3.DatabaseError as exc:
+            if is_new or "unable to open" in str(exc):
+                raise self._unavailable(exc) from None
+        except OSError as exc:
+            raise self._unavailable(exc) from None
+        legacy = _legacy(self.path)  # moved aside, quietly when it was a valid old record
+        target = self.path.with_name(f"{self.path.name}.set-aside-{_stamp()}")
         try:
             os.replace(self.path, target)
         except OSError as exc:
-            where = f"could not be moved aside ({exc}), so it was left in place"
-        else:
-            where = f"was moved to {target}"
-        warnings.warn(
-            f"The workshop progress file {self.path} {reason}. It {where} "
-            "and progress starts fresh.",
-            ProgressFileWarning,
-            stacklevel=4,
+            raise self._unavailable(exc) from None
+        if legacy is None:
+            _warn(
+                f"The workshop progress file {self.path} is not a progress database: it was "
+                f"moved to {target} and progress starts fresh."
+            )
+        return self._connect(legacy=legacy)
+
+    def _connect(self, *, legacy: Progress | None) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        try:
+            db.executescript(SCHEMA)
+            if legacy is not None:
+                _import(db, legacy)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _unavailable(self, exc: Exception) -> ProgressUnavailable:
+        return ProgressUnavailable(
+            f"The workshop progress file {self.path} cannot be used ({exc}): check its "
+            "permissions, or point WORKSHOP_PROGRESS_FILE at another file."
         )
-        return Progress()
+
+    def _remove_damaged(self, damaged: list[tuple[str, str, object, object]]) -> None:
+        """Keep a copy of the file as it was, then delete the rows that cannot be read."""
+        copy = self.path.with_name(f"{self.path.name}.before-repair-{_stamp()}")
+        count = f"{len(damaged)} damaged entr{'y' if len(damaged) == 1 else 'ies'}"
+        try:
+            shutil.copyfile(self.path, copy)
+            with self._transaction(write=True) as db:
+                for table, column, notebook, key in damaged:
+                    db.execute(
+                        f"DELETE FROM {table} WHERE notebook IS ? AND {column} IS ?",
+                        (notebook, key),
+                    )
+        except (OSError, sqlite3.Error) as exc:
+            _warn(
+                f"The workshop progress file {self.path} has {count}: skipped, every other "
+                f"entry kept (they could not be removed: {exc})."
+            )
+            return
+        _warn(
+            f"The workshop progress file {self.path} had {count}: skipped and removed, every "
+            f"other entry kept. The file as it was is in {copy}."
+        )
+
+
+def _read(db: sqlite3.Connection) -> tuple[Progress, list[tuple[str, str, object, object]]]:
+    """Every valid row, and the keys of the rows that are not."""
+    progress, damaged = Progress(), []
+    for notebook, question, *row in db.execute("SELECT * FROM quiz_answers"):
+        record = _quiz_record(row)
+        if record is None or not isinstance(notebook, str) or not isinstance(question, str):
+            damaged.append(("quiz_answers", "question", notebook, question))
+        else:
+            progress.notebooks.setdefault(notebook, NotebookProgress()).quizzes[question] = record
+    for notebook, exercise, *row in db.execute("SELECT * FROM exercise_results"):
+        record = _exercise_record(row)
+        if record is None or not isinstance(notebook, str) or not isinstance(exercise, str):
+            damaged.append(("exercise_results", "exercise", notebook, exercise))
+        else:
+            exercises = progress.notebooks.setdefault(notebook, NotebookProgress()).exercises
+            exercises[exercise] = record
+    return progress, damaged
+
+
+def _looks_like_a_database(path: Path) -> bool:
+    """Empty, or starting with SQLite's header: SQLite itself would silently take a tiny file
+    of anything else for an empty database, and overwrite it."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    return not head or head == b"SQLite format 3\x00"
+
+
+def _attempts_json(record: QuizRecord) -> tuple[str, str]:
+    return record.first.model_dump_json(), record.best.model_dump_json()
+
+
+def _quiz_record(row: tuple) -> QuizRecord | None:
+    attempts, first, best = row
+    try:
+        return QuizRecord(
+            attempts=attempts,
+            first=QuizAttempt.model_validate_json(first),
+            best=QuizAttempt.model_validate_json(best),
+        )
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+def _exercise_record(row: tuple) -> ExerciseRecord | None:
+    passed, attempts, last_hint = row
+    if passed not in (0, 1):
+        return None
+    try:
+        return ExerciseRecord(passed=bool(passed), attempts=attempts, last_hint=last_hint)
+    except ValidationError:
+        return None
+
+
+def _legacy(path: Path) -> Progress | None:
+    """The record in a JSON progress file of an earlier version, or None."""
+    try:
+        data = json.loads(path.expanduser().read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.pop("version", 1) != 1:
+            return None
+        progress = Progress.model_validate(data)
+    except (OSError, ValueError, ValidationError):  # not UTF-8, not JSON, not a record
+        return None
+    renamed = {RENAMED_NOTEBOOKS.get(k, k): v for k, v in progress.notebooks.items()}
+    return Progress(notebooks=renamed)
+
+
+def _import(db: sqlite3.Connection, legacy: Progress) -> None:
+    """Copy an earlier version's record into a new database."""
+    db.execute("BEGIN IMMEDIATE")
+    for notebook, record in legacy.notebooks.items():
+        for question, quiz in record.quizzes.items():
+            db.execute(
+                "INSERT OR REPLACE INTO quiz_answers VALUES (?, ?, ?, ?, ?)",
+                (notebook, question, quiz.attempts, *_attempts_json(quiz)),
+            )
+        for exercise, result in record.exercises.items():
+            db.execute(
+                "INSERT OR REPLACE INTO exercise_results VALUES (?, ?, ?, ?, ?)",
+                (notebook, exercise, int(result.passed), result.attempts, result.last_hint),
+            )
+    db.execute("COMMIT")
 
 
 def default_store() -> ProgressStore:

@@ -48,8 +48,15 @@ class Write:
 class Checkpoints:
     """Every notebook's writes, in notebook order: what the package is after each one."""
 
-    def __init__(self, notebooks: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
+    def __init__(
+        self,
+        notebooks: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+        supplied: dict[str, list[str]] | None = None,
+    ) -> None:
         self.notebook_ids = [notebook_id for notebook_id, _ in notebooks]
+        # Files a notebook brings along rather than writes in a cell (demo data, Alembic's
+        # configuration): they are in place when the notebook starts.
+        self.supplied = {nb: list(paths) for nb, paths in (supplied or {}).items()}
         self.writes = [
             Write(notebook_id, path, text)
             for notebook_id, writes in notebooks
@@ -84,6 +91,14 @@ class Checkpoints:
         """The checkpoint a notebook starts from: what the notebooks before it wrote."""
         index = self._index(notebook_id)
         return self.files_after(self.notebook_ids[index - 1]) if index else {}
+
+    def files_at_start(self, notebook_id: str) -> dict[str, str]:
+        """What the workspace holds when a notebook starts: the checkpoint before it, and
+        the files the notebook supplies."""
+        notebook_id = self.resolve(notebook_id)
+        after = self.files_after(notebook_id)
+        own = {path: after[path] for path in self.supplied.get(notebook_id, [])}
+        return {**self.files_before(notebook_id), **own}
 
     def previous_checkpoint(self, notebook_id: str) -> str | None:
         index = self._index(notebook_id)
@@ -127,7 +142,8 @@ def load_checkpoints(root: Path = REPO_ROOT) -> Checkpoints:
         if data.get("version") != FORMAT_VERSION:
             raise ValueError(f"version {data.get('version')!r}, expected {FORMAT_VERSION}")
         notebooks = [(nb["id"], [tuple(w) for w in nb["writes"]]) for nb in data["notebooks"]]
-        return Checkpoints(notebooks)
+        supplied = {nb["id"]: nb["supplied"] for nb in data["notebooks"] if nb.get("supplied")}
+        return Checkpoints(notebooks, supplied)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RuntimeError(
             f"Cannot read {CHECKPOINTS_FILE.as_posix()} ({type(exc).__name__}: {exc}). "
@@ -141,6 +157,11 @@ def dump_checkpoints(checkpoints: Checkpoints) -> str:
         {
             "id": notebook_id,
             "writes": [[w.path, w.text] for w in checkpoints.writes if w.notebook == notebook_id],
+            **(
+                {"supplied": checkpoints.supplied[notebook_id]}
+                if checkpoints.supplied.get(notebook_id)
+                else {}
+            ),
         }
         for notebook_id in checkpoints.notebook_ids
     ]

@@ -6,7 +6,7 @@ workshop's JupyterLab overrides. Everything it could write is the test's own and
 port, token, user settings, workspaces, runtime, checkpoint and IPython directories, and the
 progress file (kernels inherit ``WORKSHOP_PROGRESS_FILE``, so a run never touches the learner's
 progress). Autosave is off in those settings: JupyterLab would otherwise write the browser
-run's outputs back into the committed notebooks (stack note 15).
+run's outputs back into the committed notebooks.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ FINAL = CHECKPOINTS.files_after(None)
 @pytest.fixture(autouse=True)
 def progress_file_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Whatever a test calls, the learner's real progress file is never touched."""
-    path = tmp_path / "progress" / "progress.json"
+    path = tmp_path / "progress" / "progress.sqlite3"
     monkeypatch.setenv("WORKSHOP_PROGRESS_FILE", str(path))
     return path
 
@@ -50,38 +49,46 @@ def progress_file_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 # --- the progress file ---------------------------------------------------------------------
 
 
-def progress_with_two_notebooks(path: Path) -> bytes:
+def progress_with_two_notebooks(path: Path) -> Progress:
     store = ProgressStore(path)
-    store.record_quiz_answer("00_welcome", "factory", correct=True, score=1, answer=2)
+    store.record_quiz_answer("00_welcome", "bridge", correct=True, score=1, answer=2)
     store.record_quiz_answer("01_structure", "env_var_name", correct=False, score=0, answer="X")
     store.record_exercise("01_structure", "01.validated_setting", passed=True)
-    return path.read_bytes()
+    return store.load()
 
 
-def _valid_progress_text() -> str:
-    with tempfile.TemporaryDirectory() as folder:
-        return progress_with_two_notebooks(Path(folder) / "p.json").decode()
-
-
-VALID_PROGRESS = _valid_progress_text()
+LEGACY = json.dumps(
+    {
+        "version": 1,
+        "notebooks": {
+            "00_welcome": {
+                "quizzes": {
+                    "bridge": {
+                        "first": {"correct": True, "score": 1.0, "answer": 2},
+                        "best": {"correct": True, "score": 1.0, "answer": 2},
+                        "attempts": 1,
+                    }
+                }
+            }
+        },
+    },
+    indent=2,
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
-corrupt_progress = st.one_of(
+damaged_files = st.one_of(
     st.binary(max_size=300),
-    st.integers(0, len(VALID_PROGRESS) - 1).map(lambda cut: VALID_PROGRESS[:cut].encode()),
+    st.integers(0, len(LEGACY) - 1).map(lambda cut: LEGACY[:cut].encode()),
     json_values.map(lambda value: json.dumps(value).encode()),
     st.sampled_from(
         [
-            b"",
-            b"\xef\xbb\xbf" + VALID_PROGRESS.encode(),  # saved by an editor that adds a BOM
-            VALID_PROGRESS.encode("utf-16"),
-            VALID_PROGRESS.replace('"version": 1', '"version": 2').encode(),
-            VALID_PROGRESS.replace('"attempts": 1', '"attempts": "one"').encode(),
-            VALID_PROGRESS.replace('"correct": true', '"correct": "maybe"').encode(),
-            VALID_PROGRESS.encode().replace(b"factory", b"fac\xfftory"),
+            b"SQLite format 3\x00" + b"\xff" * 200,  # a database header, then garbage
+            b"\xef\xbb\xbf" + LEGACY.encode(),  # saved by an editor that adds a BOM
+            LEGACY.encode("utf-16"),
+            LEGACY.replace('"attempts": 1', '"attempts": "one"').encode(),
             b"\x00" * 64,
         ]
     ),
@@ -98,20 +105,19 @@ def record_one_answer(path: Path) -> list[warnings.WarningMessage]:
 
 
 @bulk(120)
-@given(content=corrupt_progress)
-def test_any_damaged_progress_file_is_moved_aside_intact_and_progress_goes_on(
+@given(content=damaged_files)
+def test_any_damaged_progress_file_is_set_aside_intact_and_progress_goes_on(
     content: bytes,
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "progress.json"
+        path = Path(folder) / "progress.sqlite3"
         path.write_bytes(content)
 
         raised = record_one_answer(path)
 
-        saved = Progress.model_validate_json(path.read_bytes())
+        saved = ProgressStore(path).load()
         assert saved.notebook("06_data").quizzes["tables"].best.correct
-        aside = sorted(p for p in Path(folder).iterdir() if ".json." in p.name)
-        aside = [p for p in aside if not p.name.endswith(".lock")]
+        aside = [p for p in Path(folder).iterdir() if ".set-aside-" in p.name]
         if raised:
             # Moved aside byte for byte, and the warning says where it went.
             [moved] = aside
@@ -119,24 +125,34 @@ def test_any_damaged_progress_file_is_moved_aside_intact_and_progress_goes_on(
             message = str(raised[0].message)
             assert str(path) in message and str(moved) in message
             assert set(saved.notebooks) == {"06_data"}
+        elif aside:
+            # A record of an earlier version: set aside quietly, every entry imported.
+            old = json.loads(content)
+            for notebook_id, record in old.get("notebooks", {}).items():
+                assert (
+                    saved.notebook(notebook_id).quizzes.keys() >= record.get("quizzes", {}).keys()
+                )
         else:
-            # Only a file that really was a progress file is used as one; nothing is lost.
-            assert not aside
-            before = Progress.model_validate(json.loads(content))
-            for notebook_id, record in before.notebooks.items():
-                assert saved.notebooks[notebook_id].quizzes.keys() >= record.quizzes.keys()
+            assert content == b""  # SQLite takes an empty file as an empty database
 
 
-def test_a_damaged_progress_file_still_shows_the_dashboard(
-    progress_file_in_tmp: Path,
-) -> None:
+def test_a_damaged_progress_file_still_shows_the_dashboard(progress_file_in_tmp: Path) -> None:
     progress_file_in_tmp.parent.mkdir(parents=True)
     progress_file_in_tmp.write_bytes(b'{"version": 1, "notebooks": {"00_welcome": ')  # truncated
     with pytest.warns(ProgressFileWarning, match="moved to"):
         text = repr(lab.progress())
     assert text.startswith("Workshop progress")
-    [aside] = [p for p in progress_file_in_tmp.parent.iterdir() if ".corrupt-" in p.name]
+    [aside] = [p for p in progress_file_in_tmp.parent.iterdir() if ".set-aside-" in p.name]
     assert aside.read_bytes().endswith(b'"00_welcome": ')
+
+
+def test_a_folder_in_place_of_the_progress_file_still_shows_the_dashboard(
+    progress_file_in_tmp: Path,
+) -> None:
+    progress_file_in_tmp.mkdir(parents=True)
+    with pytest.warns(ProgressFileWarning, match="is a folder"):
+        text = repr(lab.progress())
+    assert text.startswith("Workshop progress")
 
 
 # --- quiz banks ----------------------------------------------------------------------------
@@ -196,10 +212,23 @@ def test_any_broken_bank_is_a_quiz_bank_error_naming_the_file(content: bytes) ->
         notebooks = Path(folder) / "notebooks"
         notebooks.mkdir()
         (notebooks / "02_factory.ipynb").write_text("{}")
-        store = ProgressStore(Path(folder) / "progress.json")
+        store = ProgressStore(Path(folder) / "progress.sqlite3")
         store.record_quiz_answer("02_factory", "factory", correct=True, score=1, answer=1)
         text = repr(progress_dashboard(store, notebooks_dir=notebooks, quizzes_dir=Path(folder)))
         assert "02_factory" in text
+
+
+SMALL_BANK = """
+title = "{title}"
+
+[[questions]]
+id = "{question}"
+kind = "multiple"
+prompt = "Which?"
+options = ["one", "two", "three", "four", "five"]
+answer = [1, 3, 5]
+explanation = "Because."
+"""
 
 
 def test_a_broken_question_names_itself_and_leaves_all_progress_alone(
@@ -207,17 +236,19 @@ def test_a_broken_question_names_itself_and_leaves_all_progress_alone(
 ) -> None:
     before = progress_with_two_notebooks(progress_file_in_tmp)
     quizzes = tmp_path / "quizzes"
-    shutil.copytree(QUIZZES, quizzes)
+    quizzes.mkdir()
+    good = SMALL_BANK.format(title="Welcome", question="bridge")
+    (quizzes / "00_welcome.toml").write_text(good, encoding="utf-8")
     broken = quizzes / "01_structure.toml"
-    text = broken.read_text(encoding="utf-8")
-    broken.write_text(text.replace("answer = [1, 3, 5]\n", "answer = [1, 3, 9]\n", 1))
+    text = SMALL_BANK.format(title="Structure", question="layering_imports")
+    broken.write_text(text.replace("answer = [1, 3, 5]\n", "answer = [1, 3, 9]\n"))
 
     with pytest.raises(QuizBankError) as caught:
         lab.quiz(broken)
     message = str(caught.value)
     assert str(broken) in message and "'layering_imports'" in message and "9" in message
 
-    assert progress_file_in_tmp.read_bytes() == before
+    assert ProgressStore(progress_file_in_tmp).load() == before
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     for notebook_id in ("00_welcome", "01_structure"):

@@ -163,7 +163,8 @@ async def test_work_still_running_at_the_timeout_is_reported_not_dropped(databas
 async def test_a_real_server_finishes_background_work_before_its_lifespan_ends(
     database: Path,
 ) -> None:
-    """uvicorn answers first and runs the task after (stack note 22), then shuts down."""
+    """uvicorn answers first and runs the task after (the response is sent before the
+    background tasks start), then shuts down."""
     timeline = Timeline()
     app = app_with_work(url(database), timeline, task_seconds=0.3)
     server = uvicorn.Server(
