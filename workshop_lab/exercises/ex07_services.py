@@ -1,26 +1,61 @@
-"""Exercise of notebook 06 (services): a business rule, obeyed by the real endpoint.
+"""Exercise of notebook 07 (services): a business rule, obeyed by the real endpoint.
 
-The learner writes an ``OrderRule``: an async function that looks at a new order and
+The learner writes an ``OrderRule``: an async callable that looks at a new order and
 raises a domain error to refuse it. The check plugs it into ``OrderService`` (through a
 dependency override, as a test would) and places real orders through
-``POST /users/{id}/orders`` on the learner's current app, with its own in-memory
-database: the refused and the accepted cases are HTTP responses, not function results.
+``POST /users/{id}/orders`` on the learner's current app, with a SQLite file of its own
+(in a temporary folder). Six users start with order histories written straight into that
+database, each built to expose one mistake:
+
+=====  =================================  ============================================
+user   history before the check           a rule is wrong if it ...
+=====  =================================  ============================================
+Eve    no orders                          refuses her: it ignores whose orders they are
+Fay    2 pending                          refuses her 3rd: it refuses one too early
+Dan    3 pending                          accepts his 4th: ``>`` instead of ``>=``, or it
+                                          does not see the orders in the database
+Ada    2 pending, 2 cancelled             refuses her: it counts cancelled orders
+Bob    2 pending, 2 paid                  refuses him: it counts paid orders
+Cleo   2 pending, 2 shipped               refuses her: it counts shipped orders
+=====  =================================  ============================================
+
+(``status != PAID`` fails on Ada and Cleo.) Then Ada pays one order and cancels another
+through the API, and must be allowed a new one; last, four orders arrive at the same
+moment, as they do in production, to catch a rule that keeps per-call values between
+calls. The refused and accepted cases are HTTP responses, not function results.
 No ``from __future__ import annotations``: FastAPI introspects the override below.
 """
 
+import asyncio
 import importlib
 import inspect
+import sqlite3
+import tempfile
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, StateSpy
 
 NOTEBOOK_ID = "07_services"
 MAX_PENDING = 3
 CODE = "TOO_MANY_PENDING_ORDERS"
-API_KEY = "check-06-key"
+API_KEY = "check-07-key"
 KEY = {"X-API-Key": API_KEY}
 LINES = {"lines": [{"sku": "KB-1", "quantity": 1, "unit_price_cents": 4999}]}
+
+# Who exists before the check places anything, and the statuses of their orders.
+HISTORIES: dict[str, tuple[str, ...]] = {
+    "Ada": ("pending", "pending", "cancelled", "cancelled"),
+    "Bob": ("pending", "pending", "paid", "paid"),
+    "Cleo": ("pending", "pending", "shipped", "shipped"),
+    "Dan": ("pending", "pending", "pending"),
+    "Eve": (),
+    "Fay": ("pending", "pending"),
+}
+# Whose refusal gives away which status the rule counts, though it is not pending.
+COUNTS_IF_REFUSED = {"Ada": "cancelled", "Bob": "paid", "Cleo": "shipped"}
 
 RULE_STARTER = '''\
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,12 +73,13 @@ class TooManyPendingOrders(ConflictError):
 
 async def limit_pending_orders(session: AsyncSession, draft: OrderDraft) -> None:
     """Refuse a new order while its user already has MAX_PENDING_ORDERS pending orders."""
-    # TODO 1: count the pending orders of draft.user_id. You will need
+    # TODO 1: count the orders of draft.user_id that are pending. You will need
     #     from sqlmodel import func, select
     #     from workshop_app.models import Order, OrderStatus
     #     query = select(func.count()).select_from(Order).where(...)
     #     pending = (await session.exec(query)).one()
-    # TODO 2: raise TooManyPendingOrders(...) when there are already MAX_PENDING_ORDERS
+    # TODO 2: refuse the order (raise TooManyPendingOrders with a message that says why)
+    #     when that user already has MAX_PENDING_ORDERS pending orders.
 '''
 
 RULE_SOLUTION = '''\
@@ -77,41 +113,68 @@ async def limit_pending_orders(session: AsyncSession, draft: OrderDraft) -> None
         )
 '''
 
+HINTS = (
+    "A rule asks the database one question before the order is written: how many orders "
+    "of the user placing this one are still waiting for payment right now? Once that number "
+    "has reached the limit, refuse by raising the domain error the cell defines; otherwise "
+    "just return.",
+    'Read "Step 2: rules for new orders" in this notebook (how the service calls a rule, what '
+    'the draft holds, how a rule refuses) and the diagram in "Step 3: the state machine" '
+    "(which status an order has while it waits for payment). The starter's TODOs show the "
+    "shape of a counting query.",
+)
+
+
+class _NotAwaitable(Exception):
+    """The candidate returned something the service cannot await."""
+
 
 def _check_shape(candidate: Any) -> None:
-    """Mistakes visible before any request: what was passed, and how it can be called."""
+    """Mistakes visible before any request: what was passed, and how it can be called.
+
+    Whether it is async is found out by calling it (see ``_build_app``): an object whose
+    ``__call__`` is ``async def`` is a valid rule, and so is anything returning an awaitable.
+    """
     if inspect.isclass(candidate):
         raise ExerciseFailed(
-            f"You passed the class {candidate.__name__}; pass the rule itself: "
-            "lab.check('07.business_rule', limit_pending_orders)."
+            f"You passed the class {candidate.__name__} itself. The service calls the rule "
+            "with (session, draft): pass your function, or an instance of your class."
         )
     if not callable(candidate):
         raise ExerciseFailed(
             f"Expected the function limit_pending_orders, got {type(candidate).__name__} "
-            f"({candidate!r:.60})."
-        )
-    if not inspect.iscoroutinefunction(candidate):
-        raise ExerciseFailed(
-            "limit_pending_orders must be `async def`: the service awaits every rule, and "
-            "the query inside needs `await session.exec(...)`."
+            f"({candidate!r:.60}). Run the cell that defines it, then check it."
         )
     try:
-        inspect.signature(candidate).bind("session", "draft")
+        signature = inspect.signature(candidate)
+    except (TypeError, ValueError):  # some callables have no signature to read
+        return
+    try:
+        signature.bind("session", "draft")
     except TypeError:
         raise ExerciseFailed(
-            "The service calls rule(session, draft): keep exactly those two parameters."
+            f"The service calls every rule as rule(session, draft), two positional "
+            f"arguments; yours takes {signature}. Keep exactly those two parameters."
         ) from None
 
 
-def _build_app(candidate: Any, outcomes: list[Any]) -> Any:
-    """The learner's current app, its OrderService running the candidate after the defaults."""
+def _build_app(candidate: Any, outcomes: dict[int, Any], database: Path) -> Any:
+    """The learner's current app, its OrderService running the candidate after the defaults.
+
+    The database is a file, not ``:memory:``: an in-memory database has one connection, so
+    requests would take turns, and a rule that keeps state between calls would never meet
+    a second request in the middle of its work.
+
+    ``outcomes[user_id]`` is what the candidate did for that user's latest order: the value
+    it returned or the exception it raised (the app turns an exception into a response).
+    """
     config = importlib.import_module("workshop_app.config")
     main = importlib.import_module("workshop_app.main")
     dependencies = importlib.import_module("workshop_app.dependencies")
     order_service = importlib.import_module("workshop_app.services.order_service")
     settings = config.Settings(
         environment="test",
-        database_url="sqlite+aiosqlite:///:memory:",
+        database_url=f"sqlite+aiosqlite:///{database.as_posix()}",
         api_key=API_KEY,
         rate_limit_enabled=False,
         log_level="CRITICAL",  # a crashing attempt logs a traceback; keep it out of the cell
@@ -120,17 +183,60 @@ def _build_app(candidate: Any, outcomes: list[Any]) -> Any:
 
     async def recorded(session: Any, draft: Any) -> None:
         try:
-            outcome = await candidate(session, draft)
+            result = candidate(session, draft)
+            if not inspect.isawaitable(result):
+                raise _NotAwaitable(repr(result))
+            outcome = await result
         except BaseException as exc:
-            outcomes.append(exc)
+            outcomes[draft.user_id] = exc
             raise
-        outcomes.append(outcome)
+        outcomes[draft.user_id] = outcome
 
-    def order_service_with_the_rule(session: dependencies.SessionDep) -> Any:
+    async def order_service_with_the_rule(session: dependencies.SessionDep) -> Any:
         return order_service.OrderService(session, rules=(*order_service.DEFAULT_RULES, recorded))
 
     app.dependency_overrides[dependencies.get_order_service] = order_service_with_the_rule
     return app
+
+
+async def _write_histories(engine: Any) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Users and their past orders, written straight into the app's database: the ids of
+    the users by name, and of each user's pending orders."""
+    session_module = importlib.import_module("sqlmodel.ext.asyncio.session")
+    models = importlib.import_module("workshop_app.models")
+    users: dict[str, int] = {}
+    pending: dict[str, list[int]] = {}
+    async with session_module.AsyncSession(engine, expire_on_commit=False) as session:
+        for name in HISTORIES:
+            user = models.User(
+                email=f"{name.lower()}@example.com", full_name=name, password_hash="!"
+            )
+            session.add(user)
+            await session.flush()
+            users[name] = user.id
+        for name, statuses in HISTORIES.items():
+            orders = [
+                models.Order(
+                    user_id=users[name], status=models.OrderStatus(status), total_cents=4999
+                )
+                for status in statuses
+            ]
+            session.add_all(orders)
+            await session.flush()
+            pending[name] = [o.id for o in orders if o.status == models.OrderStatus.PENDING]
+        await session.commit()
+    return users, pending
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _nth(number: int) -> str:
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def _describe(exc: BaseException) -> str:
@@ -143,49 +249,55 @@ def _crash_hint(outcome: Any) -> str:
     if not isinstance(outcome, BaseException):
         return (
             "The app answered 500 INTERNAL_ERROR after your rule returned: is the app itself "
-            "intact? lab.restore() puts the reference modules back."
+            "intact? lab.changed_modules() shows what differs from the notebooks' version, "
+            "and lab.restore() puts the reference modules back."
+        )
+    if isinstance(outcome, _NotAwaitable):
+        return (
+            f"Your rule returned {outcome} instead of something the service can await: the "
+            "service awaits every rule, because a rule queries the database. Write it with "
+            "`async def` (or give your class an `async def __call__`)."
         )
     app_error = importlib.import_module("workshop_app.exceptions").AppError
     names = {(cls.__module__, cls.__name__) for cls in type(outcome).__mro__}
     if ("workshop_app.exceptions", "AppError") in names and not isinstance(outcome, app_error):
         return (
-            "TooManyPendingOrders derives from an older ConflictError: the app's modules were "
+            "Your error class derives from an older ConflictError: the app's modules were "
             "reloaded after you ran the exercise cell, so today's handler does not recognise "
-            "it. Run the exercise cell again, then check."
+            "it and answers 500. Run the exercise cell again, then check."
         )
     if isinstance(outcome, AttributeError) and "'coroutine' object" in str(outcome):
         return (
-            f"Your rule raised {_describe(outcome)}: session.exec(...) is a coroutine. "
-            "Await it before reading the result: (await session.exec(query)).one()."
+            f"Your rule raised {_describe(outcome)}: what session.exec(...) returns is a "
+            "coroutine, not the result yet. Await it first, then read the count from the result."
         )
     if type(outcome).__module__.startswith("sqlalchemy"):
         return (
-            f"Your query failed: {_describe(outcome)}. Build it with "
-            "select(func.count()).select_from(Order).where(...) and run it with "
-            "(await session.exec(query)).one()."
+            f"Your query failed in the database: {_describe(outcome)}. Count rows of the Order "
+            "table, with conditions on its columns (the user, the status)."
         )
     return (
         f"Your rule raised {_describe(outcome)}, which is not an AppError, so the catch-all "
-        "handler answered 500 INTERNAL_ERROR. Raise TooManyPendingOrders(...) (a "
-        "ConflictError) to refuse the order."
+        "handler answered 500 INTERNAL_ERROR. Refuse by raising TooManyPendingOrders, a "
+        "ConflictError the error handlers turn into a 409."
     )
 
 
-def _expect_refused(response: Any, outcomes: list[Any], situation: str) -> None:
+def _refusal(response: Any) -> str:
+    code = response.json().get("error", {}).get("code")
+    return f"{response.status_code} {code}"
+
+
+def _expect_refused(response: Any, outcome: Any, situation: str) -> None:
+    """``situation`` was refused, with 409 and the rule's code; else what went wrong."""
     status = response.status_code
-    outcome = outcomes[-1] if outcomes else None
     if status == 201:
         if outcome is not None and not isinstance(outcome, BaseException):
             raise ExerciseFailed(
                 f"{situation} was accepted: your rule returned {outcome!r}, and the service "
-                "ignores return values. A rule refuses by raising: "
-                "raise TooManyPendingOrders(...)."
+                "ignores what a rule returns. A rule refuses by raising its error."
             )
-        raise ExerciseFailed(
-            f"{situation} was accepted (201). Count the user's pending orders and raise "
-            f"TooManyPendingOrders when there are already {MAX_PENDING}: compare with >=, "
-            "because the count does not include the order being placed."
-        )
+        raise ExerciseFailed(f"{situation} was accepted (201).")
     if status == 500:
         raise ExerciseFailed(_crash_hint(outcome))
     code = response.json().get("error", {}).get("code")
@@ -196,78 +308,140 @@ def _expect_refused(response: Any, outcomes: list[Any], situation: str) -> None:
             "Derive the error from ConflictError, as TooManyPendingOrders does."
         )
     if code != CODE:
-        is_http = any(cls.__name__ == "HTTPException" for cls in type(outcome).__mro__)
-        if is_http:
+        if any(cls.__name__ == "HTTPException" for cls in type(outcome).__mro__):
             raise ExerciseFailed(
                 "You raised HTTPException: services and their rules never import FastAPI "
-                "(a CLI or a cron job runs them too). Raise TooManyPendingOrders(...)."
+                "(a script or a cron job runs them too). Raise TooManyPendingOrders instead."
             )
         raise ExerciseFailed(
-            f'The 409 has the code "{code}"; raise TooManyPendingOrders, whose code '
+            f'The 409 has the code "{code}": refuse with TooManyPendingOrders, whose code '
             f'"{CODE}" tells a client exactly which rule refused the order.'
         )
 
 
-def _expect_accepted(response: Any, outcomes: list[Any], situation: str, why: str) -> None:
+def _expect_accepted(response: Any, outcome: Any, situation: str, why: str) -> None:
     if response.status_code == 201:
         return
     if response.status_code == 500:
-        raise ExerciseFailed(_crash_hint(outcomes[-1] if outcomes else None))
-    code = response.json().get("error", {}).get("code")
-    raise ExerciseFailed(f"{situation} was refused ({response.status_code} {code}): {why}")
+        raise ExerciseFailed(_crash_hint(outcome))
+    raise ExerciseFailed(f"{situation} was refused ({_refusal(response)}): {why}")
 
 
 async def verify_business_rule(candidate: Any) -> None:
     _check_shape(candidate)
-    outcomes: list[Any] = []
-    async with app_client(_build_app(candidate, outcomes)) as client:
+    with tempfile.TemporaryDirectory(prefix="workshop-check-") as folder:
+        database = Path(folder) / "orders.db"
+        # Write-ahead logging (kept in the file): readers never block the writer, so the
+        # concurrent orders below wait for each other's commits and never for a reader.
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+        await _place_orders(candidate, database)
 
-        async def user(email: str) -> int:
-            body = {"email": email, "full_name": email.split("@")[0], "password": "pass-w0rd"}
-            response = await client.post("/users", json=body, headers=KEY)
-            if response.status_code != 201:
+
+async def _place_orders(candidate: Any, database: Path) -> None:
+    outcomes: dict[int, Any] = {}
+    spy = StateSpy(_build_app(candidate, outcomes, database))
+    async with app_client(spy) as client:
+        await client.get("/health/live")  # the first request shows the spy the engine
+        users, pending = await _write_histories(spy.state["engine"])
+
+        async def place(name: str) -> tuple[Any, Any]:
+            outcomes.pop(users[name], None)
+            response = await client.post(f"/users/{users[name]}/orders", json=LINES, headers=KEY)
+            return response, outcomes.get(users[name])
+
+        # 1. Someone with no orders at all, while the others have 11 pending between them.
+        _expect_accepted(
+            *await place("Eve"),
+            "Eve's first order",
+            f"she has no orders at all, while the other users have pending orders. Count only "
+            f"the orders of the user placing this one (the draft says who), and refuse only "
+            f"when that user already has {MAX_PENDING} pending.",
+        )
+        # 2. The boundary, from below: the 3rd pending order is allowed.
+        _expect_accepted(
+            *await place("Fay"),
+            "Fay's order",
+            f"she had {MAX_PENDING - 1} pending orders, so this was her {_nth(MAX_PENDING)}. "
+            f"At most {MAX_PENDING} pending means the {_nth(MAX_PENDING)} is accepted and the "
+            f"{_nth(MAX_PENDING + 1)} refused.",
+        )
+        # 3. The boundary, from above: the 4th is refused. If not, a 5th tells why.
+        response, outcome = await place("Dan")
+        if response.status_code == 201 and outcome is None:
+            again, _ = await place("Dan")
+            if again.status_code == 409:
                 raise ExerciseFailed(
-                    f"POST /users answered {response.status_code}: the app's users endpoint "
-                    "is broken. lab.restore() puts the reference modules back."
+                    f"Dan already had {MAX_PENDING} pending orders: his next order was "
+                    f"accepted, and only the one after it refused. The count does not include "
+                    f"the order being placed, so refuse as soon as it has reached "
+                    f"{MAX_PENDING}, not when it goes past it."
                 )
-            return response.json()["id"]
-
-        async def place(user_id: int) -> Any:
-            return await client.post(f"/users/{user_id}/orders", json=LINES, headers=KEY)
-
-        ada, bob = await user("ada@example.com"), await user("bob@example.com")
-        placed = []
-        for number in range(1, MAX_PENDING + 1):
-            response = await place(ada)
-            _expect_accepted(
-                response,
-                outcomes,
-                f"Ada's order number {number}",
-                f"she had only {number - 1} pending. At most {MAX_PENDING} pending orders "
-                f"means the {MAX_PENDING}th is accepted and the {MAX_PENDING + 1}th refused: "
-                "refuse when the count is already MAX_PENDING_ORDERS (>=), before adding.",
+            raise ExerciseFailed(
+                f"Dan already had {MAX_PENDING} pending orders, and your rule accepted two "
+                "more: it never refused him. Count his pending orders with the session, as "
+                "the database holds them (they were there before the app started), and "
+                f"refuse once there are {MAX_PENDING}."
             )
-            placed.append(response.json()["id"])
-        _expect_refused(await place(ada), outcomes, f"Ada's order number {MAX_PENDING + 1}")
+        _expect_refused(response, outcome, f"Dan's order (he had {MAX_PENDING} pending already)")
+        # 4. The wrong set: each of these has 2 pending orders and 2 in one other status.
+        refused = {}
+        for name in COUNTS_IF_REFUSED:
+            response, outcome = await place(name)
+            if response.status_code == 500:
+                raise ExerciseFailed(_crash_hint(outcome))
+            if response.status_code != 201:
+                refused[name] = response
+        if refused:
+            counted = [COUNTS_IF_REFUSED[name] for name in refused]
+            who = _and([f"{name} (2 pending, 2 {COUNTS_IF_REFUSED[name]})" for name in refused])
+            verdict = ", ".join(sorted({_refusal(response) for response in refused.values()}))
+            raise ExerciseFailed(
+                f"{who} {'was' if len(refused) == 1 else 'were'} refused ({verdict}): your "
+                f"count includes {_and(counted)} orders. Only an order that is still "
+                "pending waits for payment and holds stock: count exactly the pending ones, "
+                'not "every status but paid".'
+            )
+        # 5. The status moves: Ada pays one pending order and cancels another.
+        first, second = pending["Ada"]
+        for action, order_id in (("pay", first), ("cancel", second)):
+            moved = await client.post(f"/orders/{order_id}/{action}", headers=KEY)
+            if moved.status_code != 200:
+                raise ExerciseFailed(
+                    f"POST /orders/{order_id}/{action} answered {_refusal(moved)}: the app's "
+                    "order endpoints are broken. lab.changed_modules() shows what differs from "
+                    "the notebooks' version, and lab.restore() puts the reference back."
+                )
         _expect_accepted(
-            await place(bob),
-            outcomes,
-            "Bob's first order",
-            "he has no orders at all. Count only the orders of draft.user_id.",
+            *await place("Ada"),
+            "Ada's order after she paid one pending order and cancelled another",
+            "she had 1 pending order left. Count the orders as they are in the database "
+            "at each call: a count kept from an earlier call is out of date.",
         )
-        await client.post(f"/orders/{placed[0]}/pay", headers=KEY)
-        await client.post(f"/orders/{placed[1]}/cancel", headers=KEY)
-        _expect_accepted(
-            await place(ada),
-            outcomes,
-            "After Ada paid one order and cancelled another, her next order",
-            "she had one pending order left. Count only orders whose status is "
-            "OrderStatus.PENDING.",
+        # 6. Four orders at the same moment, as production sends them.
+        expected = {"Dan": False, "Eve": True, "Fay": False, "Ada": True}
+        results = dict(
+            zip(expected, await asyncio.gather(*(place(name) for name in expected)), strict=True)
         )
-        await place(ada)
-        _expect_refused(
-            await place(ada), outcomes, f"With {MAX_PENDING} pending orders again, Ada's next"
-        )
+        problems = []
+        for name, (response, outcome) in results.items():
+            if response.status_code == 500 and isinstance(outcome, BaseException):
+                problems.append(f"{name}'s order failed with {_describe(outcome)}")
+            elif response.status_code == 500:
+                raise ExerciseFailed(_crash_hint(outcome))
+            elif (response.status_code == 201) != expected[name]:
+                verdict = "refused" if expected[name] else "accepted"
+                problems.append(f"{name}'s order was {verdict}")
+        if problems:
+            raise ExerciseFailed(
+                "One at a time your rule was right, but with four orders at the same moment "
+                f"{'; '.join(problems)}. Your rule keeps something from one call to the next "
+                "(on self, in a global, in a default argument): one rule serves every request, "
+                "at the same time, so keep what belongs to one call in local variables."
+            )
+        for name, (response, outcome) in results.items():
+            if not expected[name]:
+                _expect_refused(response, outcome, f"{name}'s order")
 
 
 EXERCISES = (
@@ -279,15 +453,17 @@ EXERCISES = (
             f"Complete limit_pending_orders: a user may have at most {MAX_PENDING} pending "
             "orders; a new order beyond that is refused with TooManyPendingOrders (409 "
             f"{CODE}). The check adds your rule to OrderService and places orders through "
-            "POST /users/{id}/orders."
+            "POST /users/{id}/orders for six users with different order histories."
         ),
         starter=RULE_STARTER,
         solution=RULE_SOLUTION,
         name="limit_pending_orders",
         verify=verify_business_rule,
         success=(
-            f"The {MAX_PENDING + 1}th pending order is refused with 409 {CODE}; other users, "
-            "paid and cancelled orders do not count."
+            f"With {MAX_PENDING} pending orders a new one is refused with 409 {CODE}; orders "
+            "of other users and paid, shipped or cancelled ones do not count, a payment frees "
+            "a place, and four orders at once each get the right answer."
         ),
+        hints=HINTS,
     ),
 )
