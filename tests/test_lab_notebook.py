@@ -122,6 +122,13 @@ def test_an_edited_module_is_backed_up_before_start_replaces_it(tmp_path, capsys
     assert "workshop_app/config.py" in out and str(backup.parents[1]) in out
 
 
+def test_the_welcome_leaves_a_learners_package_alone(tmp_path):
+    notebook.start("05_dependencies")
+    before = sorted((tmp_path / "workspace").rglob("*.py"))
+    notebook.start("00_welcome")
+    assert sorted((tmp_path / "workspace").rglob("*.py")) == before
+
+
 def test_the_first_notebooks_say_what_they_do(capsys):
     notebook.start("00_welcome")
     notebook.start("01_structure")

@@ -104,7 +104,10 @@ def start(notebook_id: str) -> None:
     _current_notebook = notebook_id
     root = workspace()
     root.mkdir(parents=True, exist_ok=True)
-    report = ws.sync(root, checkpoints.files_at_start(notebook_id), checkpoints)
+    at_start = checkpoints.files_at_start(notebook_id)
+    # A notebook that writes no code and needs none (the welcome) leaves the package alone.
+    needs_package = at_start or checkpoints.paths_written_by(notebook_id)
+    report = ws.sync(root, at_start, checkpoints) if needs_package else ws.SyncReport()
     for write in checkpoints.writes:  # %%writefile does not create folders
         if write.notebook == notebook_id:
             (root / write.path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,9 @@
-"""Exercises of notebook 00 (welcome): a first app, checked in-process."""
+"""Exercises of notebook 00 (welcome): a first app factory, checked in-process.
+
+Small on purpose (the learner writes a layer of the app from notebook 01 on), but checked
+like every other exercise: several requests, so a hard-coded answer fails; two calls of the
+factory, so an app built once at import time fails; and a hint that names the mistake.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,25 @@ import inspect
 import json
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 
 from ..client import app_client
 from ._base import Exercise, ExerciseFailed
 
 NOTEBOOK_ID = "00_welcome"
-EXPECTED = {"message": "Hello, workshop!"}
+DEFAULT_NAME = "workshop"
+NAMES = ("Ada", "Grace Hopper")  # a space too: the value arrives URL-encoded
 
 HELLO_STARTER = '''\
 from fastapi import FastAPI
 
 
 def create_hello_app() -> FastAPI:
-    """Build a small app whose GET /hello greets the workshop."""
+    """Build a new app whose GET /hello greets the workshop, or the name it is given."""
     app = FastAPI(title="Hello workshop")
-    # TODO: add a GET /hello route that returns {"message": "Hello, workshop!"}
+    # TODO: a GET /hello route. Without a query string it answers
+    # {"message": "Hello, workshop!"}; GET /hello?name=Ada answers {"message": "Hello, Ada!"}.
     return app
 '''
 
@@ -30,15 +38,19 @@ from fastapi import FastAPI
 
 
 def create_hello_app() -> FastAPI:
-    """Build a small app whose GET /hello greets the workshop."""
+    """Build a new app whose GET /hello greets the workshop, or the name it is given."""
     app = FastAPI(title="Hello workshop")
 
     @app.get("/hello")
-    async def hello() -> dict[str, str]:
-        return {"message": "Hello, workshop!"}
+    async def hello(name: str = "workshop") -> dict[str, str]:
+        return {"message": f"Hello, {name}!"}
 
     return app
 '''
+
+
+def _expected(name: str) -> dict[str, str]:
+    return {"message": f"Hello, {name}!"}
 
 
 def _build(candidate: Any) -> Any:
@@ -46,12 +58,12 @@ def _build(candidate: Any) -> Any:
     if isinstance(candidate, Starlette):
         raise ExerciseFailed(
             "You passed an app object; pass the function itself: "
-            "check('00.hello_app', create_hello_app) - no parentheses."
+            'lab.check("00.hello_app", create_hello_app), with no parentheses after its name.'
         )
     if not callable(candidate):
         raise ExerciseFailed(
             f"Expected the function create_hello_app, got {type(candidate).__name__} "
-            f"({candidate!r:.60}). Define it with `def create_hello_app() -> FastAPI:`."
+            f"({candidate!r:.60}). Run the cell that defines it, then pass the function."
         )
     app = candidate()
     if inspect.isawaitable(app):
@@ -59,52 +71,95 @@ def _build(candidate: Any) -> Any:
             app.close()  # never awaited on purpose: avoid a "never awaited" warning
         raise ExerciseFailed(
             "create_hello_app is `async def`, so calling it returns a coroutine, not an app. "
-            "Make it a plain `def`."
+            "Building an app waits for nothing: make the factory a plain function."
         )
     if app is None:
         raise ExerciseFailed("create_hello_app() returned None: end it with `return app`.")
     if not isinstance(app, Starlette):
         raise ExerciseFailed(
             f"create_hello_app() returned a {type(app).__name__}, not an ASGI app: "
-            "build one with `app = FastAPI()` and return it."
+            "it must return the FastAPI app it built."
         )
     return app
 
 
-async def verify_hello_app(candidate: Any) -> None:
-    app = _build(candidate)
-    async with app_client(app, raise_app_exceptions=True) as client:
-        response = await client.get("/hello")
-    if response.status_code == 404:
+def _describe(request: str, response: httpx.Response) -> str:
+    return f"{request} answered {response.status_code} {response.reason_phrase}"
+
+
+def _json_of(request: str, response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
         raise ExerciseFailed(
-            "GET /hello answered 404 Not Found: the route is missing. "
-            'Add `@app.get("/hello")` above a function that returns the message.'
+            f"{request} did not answer JSON (got {response.text[:80]!r}). Let the route "
+            "return a dict: FastAPI turns it into a JSON body."
+        ) from None
+
+
+def _check_status(request: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status == 404:
+        raise ExerciseFailed(
+            f"{_describe(request, response)}: the route is missing. The app needs a route "
+            "for the path /hello and the GET method."
         )
-    if response.status_code == 405:
+    if status == 405:
         raise ExerciseFailed(
-            "GET /hello answered 405 Method Not Allowed: /hello exists but not for GET. "
-            'Use `@app.get("/hello")`.'
+            f"{_describe(request, response)}: /hello exists, but not for GET. "
+            "Register the route for GET requests."
         )
     if response.is_redirect:
         raise ExerciseFailed(
-            f"GET /hello redirected to {response.headers.get('location')}: "
+            f"{request} redirected to {response.headers.get('location')}: "
             'declare the route with the exact path "/hello" (no trailing slash).'
         )
-    if response.status_code != 200:
+    if status == 422:
         raise ExerciseFailed(
-            f"GET /hello answered {response.status_code}, expected 200. Body: {response.text[:200]}"
+            f"{_describe(request, response)}: FastAPI refused the request before your route "
+            f"ran ({response.text[:160]}). Without a query string the name is optional: "
+            f'it defaults to "{DEFAULT_NAME}".'
         )
-    try:
-        body = response.json()
-    except ValueError:
+    if status != 200:
         raise ExerciseFailed(
-            f"GET /hello did not answer JSON (got {response.text[:80]!r}). "
-            "Return a dict from the route function."
-        ) from None
-    if body != EXPECTED:
-        raise ExerciseFailed(
-            f"GET /hello returned {json.dumps(body)[:200]}, expected {json.dumps(EXPECTED)}."
+            f"{request} answered {status}, expected 200. Body: {response.text[:200]}"
         )
+
+
+async def verify_hello_app(candidate: Any) -> None:
+    app = _build(candidate)
+    if _build(candidate) is app:
+        raise ExerciseFailed(
+            "create_hello_app() returned the same app object on both calls: it was built once, "
+            "outside the function. A factory builds a new app on every call, so each test (and "
+            "each notebook) gets an app of its own; create the app inside the function."
+        )
+    async with app_client(app, raise_app_exceptions=True) as client:
+        request = "GET /hello"
+        response = await client.get("/hello")
+        _check_status(request, response)
+        body = _json_of(request, response)
+        if body != _expected(DEFAULT_NAME):
+            raise ExerciseFailed(
+                f"{request} returned {json.dumps(body)[:200]}, "
+                f"expected {json.dumps(_expected(DEFAULT_NAME))}."
+            )
+        for name in NAMES:
+            request = f"GET /hello?name={name}"
+            response = await client.get("/hello", params={"name": name})
+            _check_status(request, response)
+            body = _json_of(request, response)
+            if body == _expected(DEFAULT_NAME):
+                raise ExerciseFailed(
+                    f"{request} returned {json.dumps(body)}: the name in the query string was "
+                    f"ignored. The greeting must use it, and fall back to {DEFAULT_NAME!r} "
+                    "only when it is missing."
+                )
+            if body != _expected(name):
+                raise ExerciseFailed(
+                    f"{request} returned {json.dumps(body)[:200]}, "
+                    f"expected {json.dumps(_expected(name))}."
+                )
 
 
 EXERCISES = (
@@ -113,13 +168,22 @@ EXERCISES = (
         notebook_id=NOTEBOOK_ID,
         title="Hello app",
         instructions=(
-            "Write create_hello_app() -> FastAPI. The app it returns answers GET /hello "
-            'with status 200 and the JSON {"message": "Hello, workshop!"}.'
+            "Write create_hello_app() -> FastAPI, a factory that builds a new app on every call. "
+            'The app answers GET /hello with status 200 and {"message": "Hello, workshop!"}, '
+            'and GET /hello?name=Ada with {"message": "Hello, Ada!"} (any name).'
         ),
         starter=HELLO_STARTER,
         solution=HELLO_SOLUTION,
         name="create_hello_app",
         verify=verify_hello_app,
-        success="GET /hello answers 200 with the greeting.",
+        success="A new app on every call; GET /hello greets the workshop, or the name it is given.",
+        hints=(
+            "A route is a function the app calls for one method and one path; the dict it "
+            "returns becomes the JSON body. A parameter of that function that is not part of "
+            "the path is read from the query string, and a default makes it optional.",
+            "The section 'Calling an app in-process' shows the source of the demo app: its "
+            "GET /hello route is most of the answer. Add the name, and keep the app inside "
+            "the function.",
+        ),
     ),
 )
