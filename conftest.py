@@ -8,6 +8,10 @@
   which notebooks ran before it, and it starts from its own checkpoint.
   ``tools/regen.py`` does the same.
 * The sanitize file is found from here, wherever pytest is started.
+* With ``WORKSHOP_TEST_CHECKPOINT=NN``, the session tests the package as notebooks 01..NN
+  leave it, not the repository's finished app: ``import workshop_app`` finds only that
+  checkpoint, as in a learner's kernel. ``tests/test_exercises_at_checkpoints.py`` runs
+  each notebook's exercise tests that way, because learners meet them there.
 """
 
 from __future__ import annotations
@@ -21,11 +25,29 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
 _progress_dir = Path(tempfile.mkdtemp(prefix="workshop-progress-"))
+CHECKPOINT_VARIABLE = "WORKSHOP_TEST_CHECKPOINT"
+
+
+def _use_checkpoint(notebook: str) -> None:
+    """Write the checkpoint to a folder of its own and import ``workshop_app`` from it only.
+    At import time: the test modules and conftest files import the app as they load."""
+    from workshop_lab import workspace
+    from workshop_lab.notebook import _use_workspace
+
+    checkpoints = workspace.load_checkpoints()
+    folder = _progress_dir / f"checkpoint-{notebook}"
+    workspace.sync(folder, checkpoints.files_after(notebook), checkpoints)
+    os.environ["WORKSHOP_WORKSPACE"] = str(folder)
+    _use_workspace(folder, chdir=False)
+
+
+if os.environ.get(CHECKPOINT_VARIABLE):
+    _use_checkpoint(os.environ[CHECKPOINT_VARIABLE])
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / "tests.sqlite3")
-    os.environ["WORKSHOP_WORKSPACE"] = str(_progress_dir / "workspace-tests")
+    os.environ.setdefault("WORKSHOP_WORKSPACE", str(_progress_dir / "workspace-tests"))
     if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
         config.option.nbval_sanitize_with = str(SANITIZE_FILE)
 

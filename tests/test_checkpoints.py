@@ -222,7 +222,7 @@ for question in load_bank(QUIZ_DIR / f"{notebook}.toml").questions:
 for exercise in exercises_for(notebook):
     good = check(exercise.id, exercise.load(exercise.solution))
     bad = check(exercise.id, exercise.load(exercise.starter))
-    report["exercises"][exercise.id] = [good.passed, good.hint, bad.passed]
+    report["exercises"][exercise.id] = [good.passed, good.hint, bad.passed, bad.hint]
 print(json.dumps(report))
 """
 
@@ -251,6 +251,10 @@ def test_exercises_and_predict_questions_hold_at_their_checkpoint(notebook, tmp_
     report = json.loads(result.stdout.strip().splitlines()[-1])
     for question_id, (same, actual, answer) in report["predict"].items():
         assert same, f"{notebook} quiz {question_id}: the bank says {answer}, the app {actual}"
-    for exercise_id, (solution_passes, hint, starter_passes) in report["exercises"].items():
+    for exercise_id, (solution_passes, hint, starter_passes, starter_hint) in report[
+        "exercises"
+    ].items():
         assert solution_passes, f"{exercise_id}: the solution fails at its checkpoint: {hint}"
         assert not starter_passes, f"{exercise_id}: the starter passes at its checkpoint"
+        # The starter runs (it is just not finished): a hint, not a crash.
+        assert starter_hint and "raised" not in starter_hint, starter_hint

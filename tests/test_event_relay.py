@@ -1,8 +1,9 @@
-"""The event relay: claiming rows, the loop that picks up what is left, and shutdown.
+"""The event relay: claims with leases, the loop that picks up what is left, and shutdown.
 
 Each test runs on SQLite and on PostgreSQL (see ``database_url`` in conftest.py): claiming
 rows is where the two databases are most likely to differ. SQLite uses a file, so two
-relays (two "processes") really use two connections at once.
+relays (two "processes") really use two connections at once. Relays in separate processes,
+one killed, are in tests/test_scale_out.py.
 """
 
 import asyncio
@@ -48,6 +49,10 @@ class Recorder:
         self.seen.append(event)
 
 
+def relay_for(engine, bus: EventBus, instance: str = "relay-1", **options: Any) -> EventRelay:
+    return EventRelay(engine, bus, instance=instance, **options)
+
+
 def bus_with(*handlers: Any) -> EventBus:
     bus = EventBus()
     for number, handler in enumerate(handlers):
@@ -88,7 +93,7 @@ async def test_two_relays_at_once_never_deliver_an_event_twice(engine):
     events = await record(engine, 20)
     seen = Recorder(delay=0.001)
     bus = bus_with(seen)
-    first, second = EventRelay(engine, bus), EventRelay(engine, bus)  # two "processes"
+    first, second = relay_for(engine, bus, "a"), relay_for(engine, bus, "b")  # two "processes"
     counts = await asyncio.gather(first.dispatch_pending(), second.dispatch_pending())
     assert sum(counts) == 20
     delivered = Counter(event.event_id for event in seen.seen)
@@ -100,7 +105,7 @@ async def test_two_relays_at_once_never_deliver_an_event_twice(engine):
 async def test_events_are_dispatched_in_the_order_they_were_recorded(engine):
     events = await record(engine, 5)
     seen = Recorder()
-    await EventRelay(engine, bus_with(seen)).dispatch_pending()
+    await relay_for(engine, bus_with(seen)).dispatch_pending()
     assert [event.order_id for event in seen.seen] == [event.order_id for event in events]
 
 
@@ -108,7 +113,7 @@ async def test_the_loop_picks_up_an_event_left_pending(engine):
     """The process died after the commit, before the request's task dispatched."""
     [event] = await record(engine)
     seen = Recorder()
-    relay = EventRelay(engine, bus_with(seen), interval=0.02)
+    relay = relay_for(engine, bus_with(seen), interval=0.02)
     relay.start()
     try:
         await wait_until(lambda: _true(seen.seen))
@@ -122,31 +127,73 @@ async def _true(value: Any) -> bool:
     return bool(value)
 
 
-async def test_start_releases_a_claim_left_by_a_crash_mid_dispatch(engine, caplog):
-    [event] = await record(engine)
-    crashed_at = utc_now() - timedelta(seconds=5)
+async def claimed_by_a_dead_relay(engine, *, lease_until) -> None:
     async with engine.begin() as connection:  # claimed, then the process died
         await connection.execute(
             update(StoredEvent).values(
-                status=EventStatus.DISPATCHING, attempts=1, claimed_at=crashed_at
+                status=EventStatus.DISPATCHING,
+                attempts=1,
+                claimed_at=utc_now() - timedelta(seconds=5),
+                claimed_by="dead-host:1:abc",
+                lease_until=lease_until,
             )
         )
+
+
+async def test_a_live_claim_is_never_taken_over(engine):
+    await record(engine)
+    await claimed_by_a_dead_relay(engine, lease_until=utc_now() + timedelta(minutes=5))
     seen = Recorder()
-    relay = EventRelay(engine, bus_with(seen), interval=0.02)
-    with caplog.at_level(logging.WARNING, logger="workshop_app.event_relay"):
-        relay.start()
-        try:
-            await wait_until(lambda: _true(seen.seen))
-        finally:
-            await relay.stop(timeout=5)
+    assert await relay_for(engine, bus_with(seen)).dispatch_pending() == 0
+    assert seen.seen == [] and await statuses(engine) == [("dispatching", 1)]
+
+
+async def test_a_claim_whose_lease_ended_is_taken_over_and_delivered_again(engine):
+    [event] = await record(engine)
+    await claimed_by_a_dead_relay(engine, lease_until=utc_now() - timedelta(seconds=1))
+    seen = Recorder()
+    relay = relay_for(engine, bus_with(seen), interval=0.02)
+    relay.start()
+    try:
+        await wait_until(lambda: _true(seen.seen))
+    finally:
+        await relay.stop(timeout=5)
     assert seen.seen == [event]  # delivered again: at-least-once
     assert await statuses(engine) == [("dispatched", 2)]
-    assert "Released 1 event(s) left dispatching by a crash" in caplog.text
+    async with AsyncSession(engine) as session:
+        row = await session.get(StoredEvent, 1)
+    assert (row.claimed_by, row.lease_until) == ("relay-1", None)
+
+
+async def test_a_relay_whose_lease_ran_out_does_not_overwrite_the_new_owner(engine, caplog):
+    await record(engine)
+    release = asyncio.Event()
+
+    async def slow(event: DomainEvent) -> None:
+        await release.wait()
+
+    late = relay_for(engine, bus_with(slow), "late", lease_seconds=0.05)
+    dispatching = asyncio.create_task(late.dispatch_pending())
+    await wait_until(lambda: _claimed_by(engine, "late"))
+    await asyncio.sleep(0.1)  # its lease ends while its handler still runs
+    seen = Recorder()
+    assert await relay_for(engine, bus_with(seen), "new").dispatch_pending() == 1
+    release.set()
+    with caplog.at_level(logging.WARNING, logger="workshop_app.event_relay"):
+        assert await dispatching == 0  # its outcome is ignored: the row is the new owner's
+    assert await statuses(engine) == [("dispatched", 2)]
+    assert "taken over by another relay" in caplog.text
+
+
+async def _claimed_by(engine, instance: str) -> bool:
+    async with AsyncSession(engine) as session:
+        row = await session.get(StoredEvent, 1)
+    return row is not None and row.claimed_by == instance
 
 
 async def test_stop_drains_the_queued_events(engine):
     seen = Recorder()
-    relay = EventRelay(engine, bus_with(seen), interval=60)  # the loop never ticks here
+    relay = relay_for(engine, bus_with(seen), interval=60)  # the loop never ticks here
     relay.start()
     events = await record(engine, 3)
     assert await relay.stop(timeout=5) == 0
@@ -157,15 +204,16 @@ async def test_stop_drains_the_queued_events(engine):
 async def test_what_stop_cannot_drain_in_time_stays_in_the_table(engine, caplog):
     events = await record(engine, 3)
     slow = Recorder(delay=0.2)
-    relay = EventRelay(engine, bus_with(slow), interval=60)
+    relay = relay_for(engine, bus_with(slow), interval=60, lease_seconds=0.3)
     relay.start()
     with caplog.at_level(logging.WARNING, logger="workshop_app.event_relay"):
         left = await relay.stop(timeout=0.1)
     assert left == 3 and slow.seen == []
-    assert "3 event(s) left pending at shutdown" in caplog.text
-    # The next start (a new process) releases the interrupted claim and delivers all.
+    assert "3 event(s) left unfinished at shutdown" in caplog.text
+    # The next start (a new process) takes the interrupted claims over when their lease
+    # ends, and delivers all.
     fast = Recorder()
-    restarted = EventRelay(engine, bus_with(fast), interval=0.02)
+    restarted = relay_for(engine, bus_with(fast), "restarted", interval=0.02)
     restarted.start()
     try:
         await wait_until(lambda: _true(len(fast.seen) == 3))
@@ -188,7 +236,7 @@ async def test_nothing_is_lost_when_a_handler_fails(engine):
     bus = EventBus()
     bus.subscribe(DomainEvent, sometimes)
     bus.subscribe(DomainEvent, other, name="other")
-    relay = EventRelay(engine, bus, interval=60, max_attempts=5)
+    relay = relay_for(engine, bus, interval=60, max_attempts=5)
     assert await relay.dispatch_pending() == 0
     async with AsyncSession(engine) as session:
         row = await session.get(StoredEvent, 1)
@@ -206,7 +254,7 @@ async def test_an_unreadable_event_fails_at_once(engine):
     async with AsyncSession(engine) as session:
         session.add(StoredEvent(name="order.refunded", payload="{}"))
         await session.commit()
-    assert await EventRelay(engine, bus_with(Recorder())).dispatch_pending() == 0
+    assert await relay_for(engine, bus_with(Recorder())).dispatch_pending() == 0
     async with AsyncSession(engine) as session:
         row = await session.get(StoredEvent, 1)
     assert row.status == EventStatus.FAILED
@@ -216,7 +264,7 @@ async def test_an_unreadable_event_fails_at_once(engine):
 async def test_dispatch_pending_never_raises(engine, caplog):
     await record(engine)
     await engine.dispose()
-    relay = EventRelay(engine, bus_with(Recorder()))
+    relay = relay_for(engine, bus_with(Recorder()))
     async with engine.begin() as connection:
         await connection.exec_driver_sql("DROP TABLE stored_events")
     with caplog.at_level(logging.ERROR, logger="workshop_app.event_relay"):
@@ -228,13 +276,13 @@ async def test_dispatch_pending_never_raises(engine, caplog):
 
 
 async def test_a_bug_while_dispatching_is_logged_with_its_traceback(engine, caplog, monkeypatch):
-    relay = EventRelay(engine, bus_with(Recorder()))
+    relay = relay_for(engine, bus_with(Recorder()))
     await record(engine)
 
-    async def broken(*, after: int) -> list[int]:
+    async def broken(*args: Any, **kwargs: Any) -> list:
         raise AttributeError("a bug, not the database")
 
-    monkeypatch.setattr(relay, "_pending_ids", broken)
+    monkeypatch.setattr("workshop_app.event_relay.claim_events", broken)
     with caplog.at_level(logging.ERROR, logger="workshop_app.event_relay"):
         assert await relay.dispatch_pending() == 0
     [logged] = caplog.records
@@ -242,7 +290,7 @@ async def test_a_bug_while_dispatching_is_logged_with_its_traceback(engine, capl
 
 
 async def test_a_relay_starts_once(engine):
-    relay = EventRelay(engine, EventBus(), interval=60)
+    relay = relay_for(engine, EventBus(), interval=60)
     relay.start()
     try:
         with pytest.raises(RuntimeError, match="already running"):

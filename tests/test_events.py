@@ -32,6 +32,7 @@ from workshop_app.main import create_app
 from workshop_app.models import AuditEntry, OutboxEmail, StoredEvent, User
 from workshop_app.schemas import OrderCreate, UserCreate
 from workshop_app.services import OrderService, UserService, record_event
+from workshop_app.worker import BackgroundWorker
 
 pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
 
@@ -59,8 +60,8 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[event_handlers.AppEvents]:
     (to subscribe a handler) and its engine."""
     built: list[event_handlers.AppEvents] = []
 
-    def build(settings: Settings, engine, mailer) -> event_handlers.AppEvents:
-        built.append(event_handlers.build_app_events(settings, engine, mailer))
+    def build(settings: Settings, engine, worker, *, instance: str) -> event_handlers.AppEvents:
+        built.append(event_handlers.build_app_events(settings, engine, worker, instance=instance))
         return built[-1]
 
     monkeypatch.setattr(lifespan, "build_app_events", build)
@@ -203,7 +204,7 @@ async def test_no_event_is_dispatched_for_a_rolled_back_transaction(file_engine)
     engine = file_engine  # a second connection can read while the transaction is open
     bus, seen = EventBus(), Recorder()
     bus.subscribe(DomainEvent, seen)
-    relay = EventRelay(engine, bus)
+    relay = EventRelay(engine, bus, instance="test")
     async with AsyncSession(engine) as session:
         await record_event(session, UserRegistered(user_id=1, email="ghost@example.com"))
         assert await relay.dispatch_pending() == 0  # not committed: not visible, not sent
@@ -215,7 +216,7 @@ async def test_no_event_is_dispatched_for_a_rolled_back_transaction(file_engine)
 async def test_an_event_is_dispatched_once_after_the_commit(engine):
     bus, seen = EventBus(), Recorder()
     bus.subscribe(DomainEvent, seen)
-    relay = EventRelay(engine, bus)
+    relay = EventRelay(engine, bus, instance="test")
     event = UserRegistered(user_id=1, email="ada@example.com")
     async with AsyncSession(engine) as session:
         await record_event(session, event)
@@ -372,7 +373,8 @@ async def test_a_redelivered_cancellation_sends_one_email_and_logs_one_line(engi
         session.add(User(email="ada@example.com", full_name="Ada", password_hash="x"))
         await session.commit()
     event = OrderCancelled(order_id=7, user_id=1)
-    audit, email = event_handlers.AuditLog(engine), event_handlers.CancellationEmail(engine, mailer)
+    worker = BackgroundWorker(engine, mailer, instance="test")
+    audit, email = event_handlers.AuditLog(engine), event_handlers.CancellationEmail(engine, worker)
     for _ in range(2):  # at-least-once: the same event arrives twice
         await audit(event)
         await email(event)
@@ -385,7 +387,8 @@ async def test_a_redelivered_cancellation_sends_one_email_and_logs_one_line(engi
 
 async def test_a_cancellation_for_a_deleted_user_is_skipped(engine):
     mailer = MemoryMailer()
-    await event_handlers.CancellationEmail(engine, mailer)(OrderCancelled(order_id=1, user_id=9))
+    worker = BackgroundWorker(engine, mailer, instance="test")
+    await event_handlers.CancellationEmail(engine, worker)(OrderCancelled(order_id=1, user_id=9))
     assert mailer.sent == []
 
 

@@ -49,19 +49,8 @@ def _recorded(progress_file: Path, exercise: Exercise) -> Any:
 EXERCISES = all_exercises()
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.id for e in EXERCISES])
-def test_starter_fails_with_a_hint(exercise: Exercise) -> None:
-    result = check(exercise.id, exercise.load(exercise.starter))
-    assert result.passed is False
-    assert result.hint and result.hint.strip()
-    assert "raised" not in result.hint  # the starter runs; it is just not finished
-
-
-@pytest.mark.parametrize("exercise", EXERCISES, ids=[e.id for e in EXERCISES])
-def test_solution_passes(exercise: Exercise) -> None:
-    result = check(exercise.id, exercise.load(exercise.solution))
-    assert result.passed is True, result.hint
-    assert result.hint is None
+# Every starter fails with a hint and every solution passes: tests/test_checkpoints.py runs
+# both on the package as the exercise's notebook leaves it, where learners meet them.
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=[e.id for e in EXERCISES])

@@ -184,7 +184,10 @@ CASES: dict[str, tuple[Any, str]] = {
         "changes every time production_env runs",
     ),
     # what must stay off, and the client's address
-    "demo-data": (deployment(WORKSHOP_SEED_DEMO_DATA="true"), "WORKSHOP_SEED_DEMO_DATA is on"),
+    "demo-data": (
+        deployment(WORKSHOP_SEED_DEMO_DATA="true"),  # Settings itself refuses it
+        "WORKSHOP_SEED_DEMO_DATA must be false",
+    ),
     "debug-logs": (deployment(WORKSHOP_LOG_LEVEL="debug"), "WORKSHOP_LOG_LEVEL is DEBUG"),
     "quiet-logs": (deployment(WORKSHOP_LOG_LEVEL="WARNING"), "drops the INFO lines"),
     "no-rate-limit": (

@@ -128,8 +128,8 @@ async def test_startup_runs_in_order_and_shutdown_in_reverse(monkeypatch, tmp_pa
         record(name, getattr(lifespan_module, name))
     real_build = lifespan_module.build_app_events
 
-    def build_app_events(settings, engine, mailer):
-        events = real_build(settings, engine, mailer)
+    def build_app_events(settings, engine, worker, *, instance):
+        events = real_build(settings, engine, worker, instance=instance)
         event.listen(engine.sync_engine, "engine_disposed", lambda _: timeline.append("dispose"))
         relay_type = type(events.relay)
 
@@ -154,7 +154,7 @@ async def test_startup_runs_in_order_and_shutdown_in_reverse(monkeypatch, tmp_pa
 
     async with LifespanManager(app) as manager:
         timeline.append("serving")
-        assert sorted(manager._state) == ["engine", "events"]
+        assert sorted(manager._state) == ["engine", "events", "worker"]
 
     assert timeline == [
         "ping",
@@ -192,7 +192,7 @@ async def test_the_mailer_requests_use_is_the_one_the_handlers_get(client_for, a
 async def test_logs_start_and_both_shutdown_steps(client_for, app_settings, caplog):
     with caplog.at_level(logging.INFO, logger="workshop_app"):
         async with client_for(create_app(app_settings)):
-            assert "Started Orders API 1.0.0 (test)" in caplog.messages
+            assert any(m.startswith("Started Orders API 1.0.0 (test) as ") for m in caplog.messages)
 
     tail = caplog.messages[-3:]
     assert tail == [
@@ -396,23 +396,28 @@ async def test_events_left_at_a_shutdown_timeout_go_out_at_the_next_start(
     async def stuck(event: DomainEvent) -> None:
         await asyncio.sleep(60)  # a handler that outlives any shutdown timeout
 
-    def build_with_a_stuck_handler(settings, engine, mailer):
-        events = real_build(settings, engine, mailer)
+    def build_with_a_stuck_handler(settings, engine, worker, *, instance):
+        events = real_build(settings, engine, worker, instance=instance)
         events.bus.subscribe(DomainEvent, stuck, name="stuck")
         return events
 
     monkeypatch.setattr(lifespan_module, "build_app_events", build_with_a_stuck_handler)
-    first = with_probes(create_app(file_settings(database, shutdown_timeout_seconds=0.2)))
+    first = with_probes(
+        create_app(file_settings(database, shutdown_timeout_seconds=0.2, lease_seconds=0.3))
+    )
     with caplog.at_level(logging.WARNING, logger="workshop_app"):
         async with client_for(first) as client:
             await client.post("/queue-event")
-    assert "1 event(s) left pending at shutdown; the next start dispatches them" in caplog.messages
+    assert "1 event(s) left unfinished at shutdown; a relay dispatches them later" in (
+        caplog.messages
+    )
     [(status,)] = query(database, "SELECT status FROM stored_events")
     assert status in ("pending", "dispatching")  # not dispatched, and not lost
 
     monkeypatch.setattr(lifespan_module, "build_app_events", real_build)
+    await asyncio.sleep(0.3)  # the stopped relay's lease ends
     async with client_for(create_app(file_settings(database))):
-        pass  # the relay's first run, at start, dispatches it; shutdown drains the rest
+        pass  # the next relay takes the claim over; its shutdown drain dispatches it
 
     assert query(database, "SELECT status FROM stored_events") == [("dispatched",)]
     assert query(database, "SELECT count(*) FROM audit_entries") == [(1,)]
@@ -422,8 +427,8 @@ async def test_a_failing_relay_stop_still_disposes_the_engine(monkeypatch, app_s
     disposed = watch_disposal(monkeypatch)
     real_build = lifespan_module.build_app_events
 
-    def build_with_a_broken_stop(settings, engine, mailer):
-        events = real_build(settings, engine, mailer)
+    def build_with_a_broken_stop(settings, engine, worker, *, instance):
+        events = real_build(settings, engine, worker, instance=instance)
 
         async def stop(timeout):
             await type(events.relay).stop(events.relay, timeout)

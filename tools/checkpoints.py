@@ -34,6 +34,9 @@ SUPPLIED: dict[str, list[str]] = {
         "workshop_app/alembic/script.py.mako",
         "workshop_app/alembic/versions/20261129_0d6354516780_initial_schema.py",
     ],
+    "13_scaling_out": [
+        "workshop_app/alembic/versions/20261207_5cf0e6118cc9_leases_on_background_work.py",
+    ],
 }
 
 _transformer = TransformerManager()

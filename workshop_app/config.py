@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     rate_limit_requests: int = Field(60, ge=1, description="Requests allowed per window.")
     rate_limit_window_seconds: float = Field(60.0, gt=0, description="Rate-limit window length.")
     rate_limit_enabled: bool = Field(True, description="Turn the rate limiter on or off.")
+    rate_limit_store_url: str = Field(
+        "",
+        repr=False,  # a URL may carry a password
+        description="Valkey/Redis URL of the store shared by every instance; empty: in memory.",
+    )
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For for the client IP (only behind a trusted proxy)."
     )
@@ -74,6 +79,15 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         5.0, gt=0, description="How long shutdown waits to dispatch the events still queued."
     )
+    lease_seconds: float = Field(
+        30.0, gt=0, description="How long an instance's claim on a row of work lasts."
+    )
+    worker_interval_seconds: float = Field(
+        1.0, gt=0, description="How often the worker looks for emails and reports still due."
+    )
+    task_max_attempts: int = Field(
+        5, ge=1, description="Attempts at an email or a report before it is left 'failed'."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +104,16 @@ class Settings(BaseSettings):
             ) from None
         if not is_async:
             raise ValueError(f"{_DATABASE_URL_HELP}; '{url.drivername}' is a synchronous driver.")
+        return value
+
+    @field_validator("rate_limit_store_url")
+    @classmethod
+    def _require_store_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                "WORKSHOP_RATE_LIMIT_STORE_URL must be a redis://, rediss:// or unix:// URL of "
+                "a Valkey or Redis server, or empty for the in-memory store."
+            )
         return value
 
     @field_validator("log_level")
@@ -110,6 +134,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WORKSHOP_AUTO_CREATE_SCHEMA must be false when WORKSHOP_ENVIRONMENT=production: "
                 "production tables come from migrations (alembic upgrade head)."
+            )
+        if self.seed_demo_data:
+            raise ValueError(
+                "WORKSHOP_SEED_DEMO_DATA must be false when WORKSHOP_ENVIRONMENT=production: "
+                "the demo accounts are for a laptop."
             )
         # model_fields_set holds every field a source provided (argument, env var or .env).
         if missing := [name for name in _SET_IN_PRODUCTION if name not in self.model_fields_set]:

@@ -25,6 +25,7 @@ from workshop_app.event_relay import EventRelay
 from workshop_app.mail import Mailer
 from workshop_app.security import Caller, api_key_header, authenticate, bearer_scheme
 from workshop_app.services import OrderService, OutboxService, ReportService, UserService
+from workshop_app.worker import BackgroundWorker
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -110,6 +111,15 @@ async def get_mailer(request: Request) -> Mailer:
 
 
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+
+
+async def get_worker(request: Request) -> BackgroundWorker:
+    """The worker the lifespan started: `background.add_task(worker.send_email, email.id)`
+    sends right after the response, and its loop retries whatever that did not finish."""
+    return from_lifespan_state(request, "worker")
+
+
+WorkerDep = Annotated[BackgroundWorker, Depends(get_worker)]
 
 
 async def get_app_events(request: Request) -> AppEvents:

@@ -24,10 +24,9 @@ from workshop_app.config import Settings
 from workshop_app.event_bus import EventBus
 from workshop_app.event_relay import EventRelay
 from workshop_app.events import DomainEvent, OrderCancelled, OrderPlaced, UserRegistered
-from workshop_app.mail import Mailer
 from workshop_app.models import AuditEntry, User
 from workshop_app.services import OutboxService
-from workshop_app.tasks import send_email
+from workshop_app.worker import BackgroundWorker
 
 
 def summarize(event: DomainEvent) -> str:
@@ -69,7 +68,8 @@ class AuditLog:
 
 
 class EventStatistics:
-    """How many events of each name this app has handled since it started."""
+    """How many events of each name this app has handled since it started: in memory, per
+    instance (each counts its own), and a redelivered event counts again."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
@@ -85,9 +85,9 @@ class EventStatistics:
 class CancellationEmail:
     """Tell the customer their order was cancelled, through the outbox of notebook 08."""
 
-    def __init__(self, engine: AsyncEngine, mailer: Mailer) -> None:
+    def __init__(self, engine: AsyncEngine, worker: BackgroundWorker) -> None:
         self.engine = engine
-        self.mailer = mailer
+        self.worker = worker
 
     async def __call__(self, event: OrderCancelled) -> None:
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
@@ -96,17 +96,19 @@ class CancellationEmail:
                 return  # deleted since: nobody to write to
             email = await OutboxService(session).queue_order_cancelled_email(user, event.order_id)
             await session.commit()
-        # Records 'sent' or 'failed' on the outbox row itself; a failed send is the
-        # outbox's to retry, so this handler has done its job either way.
-        await send_email(self.engine, self.mailer, email.id)
+        # Records 'sent' or a failure on the outbox row itself; a failed send is the
+        # worker's to retry, so this handler has done its job either way.
+        await self.worker.send_email(email.id)
 
 
-def register_subscribers(bus: EventBus, engine: AsyncEngine, mailer: Mailer) -> EventStatistics:
+def register_subscribers(
+    bus: EventBus, engine: AsyncEngine, worker: BackgroundWorker
+) -> EventStatistics:
     """Subscribe the app's handlers, in the order they run; return the statistics."""
     statistics = EventStatistics()
     bus.subscribe(DomainEvent, AuditLog(engine), name="audit_log")
     bus.subscribe(DomainEvent, statistics, name="statistics")
-    bus.subscribe(OrderCancelled, CancellationEmail(engine, mailer), name="cancellation_email")
+    bus.subscribe(OrderCancelled, CancellationEmail(engine, worker), name="cancellation_email")
     return statistics
 
 
@@ -119,17 +121,21 @@ class AppEvents:
     statistics: EventStatistics
 
 
-def build_app_events(settings: Settings, engine: AsyncEngine, mailer: Mailer) -> AppEvents:
+def build_app_events(
+    settings: Settings, engine: AsyncEngine, worker: BackgroundWorker, *, instance: str
+) -> AppEvents:
     """A bus with the app's subscribers and a relay configured from ``settings``.
 
     The lifespan calls it once, starts ``relay``, stores the result in the lifespan state
     as ``"events"``, and awaits ``relay.stop(settings.shutdown_timeout_seconds)`` on shutdown.
     """
     bus = EventBus()
-    statistics = register_subscribers(bus, engine, mailer)
+    statistics = register_subscribers(bus, engine, worker)
     relay = EventRelay(
         engine,
         bus,
+        instance=instance,
+        lease_seconds=settings.lease_seconds,
         interval=settings.event_relay_interval_seconds,
         max_attempts=settings.event_max_attempts,
     )

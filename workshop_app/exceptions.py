@@ -1,7 +1,7 @@
 """The domain errors: what went wrong, in the app's own words, without HTTP.
 
 Services raise these and know nothing about requests or responses; only the handlers
-in ``errors.py`` turn them into HTTP. That is why this module imports no FastAPI,
+in ``error_handlers.py`` turn them into HTTP. That is why this module imports no FastAPI,
 Starlette or Pydantic: a service, a CLI script or a cron job can raise and catch
 them without pulling in the web framework. Each class still carries the status and
 the stable ``code`` the HTTP layer will use, so a new error type is three lines.

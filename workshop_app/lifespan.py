@@ -1,14 +1,19 @@
 """What runs before the first request and after the last: the app's lifespan.
 
 Startup opens the engine, proves the database answers, prepares the schema, loads the
-demo data when asked, and starts the event relay. Each step that fails stops the server
-with a ``StartupError`` naming the setting to fix (password masked), instead of a 500 on
-the first request. Shutdown runs in reverse: drain the queued events, then dispose the
-engine. What the app needs at run time is *yielded* as the state, which the server copies
-into every ``request.state``: nothing lives in module globals, so two apps never share it.
+demo data when asked, connects the shared rate-limit store when there is one, and starts
+the background worker and the event relay. Each step that fails stops the server with a
+``StartupError`` naming the setting to fix (password masked), instead of a 500 on the first
+request. Shutdown runs in reverse: drain the queued events and work, close the store, then
+dispose the engine. What the app needs at run time is *yielded* as the state, which the
+server copies into every ``request.state``: nothing lives in module globals, so two apps
+never share it.
 """
 
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import TypedDict
@@ -23,6 +28,7 @@ from workshop_app.database import create_engine, create_schema, ping
 from workshop_app.event_handlers import AppEvents, build_app_events
 from workshop_app.logging_config import configure_logging
 from workshop_app.seed import load_seed_data
+from workshop_app.worker import BackgroundWorker
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ class State(TypedDict):
 
     engine: AsyncEngine
     events: AppEvents
+    worker: BackgroundWorker
 
 
 class StartupError(RuntimeError):
@@ -54,13 +61,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         if settings.seed_demo_data:
             with _startup_step("load the demo data", settings, fix=_SEED_FIX):
                 await _seed(engine)
-        events = build_app_events(settings, engine, app.state.mailer)
-        events.relay.start()  # first dispatches what a previous run left pending
+        store = getattr(app.state, "rate_limit_store", None)
+        if store is not None:
+            with _startup_step("reach the rate-limit store", settings, fix=_STORE_FIX):
+                await store.connect()
+            on_shutdown.push_async_callback(store.close)
+        instance = instance_name()
+        worker = BackgroundWorker(
+            engine,
+            app.state.mailer,
+            instance=instance,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.task_max_attempts,
+            interval=settings.worker_interval_seconds,
+        )
+        worker.start()
+        on_shutdown.push_async_callback(worker.stop, settings.shutdown_timeout_seconds)
+        events = build_app_events(settings, engine, worker, instance=instance)
+        events.relay.start()  # dispatches what is pending, from one interval after the start
         on_shutdown.push_async_callback(_stop_relay, events, settings)
         logger.info(
-            "Started %s %s (%s)", settings.app_name, settings.app_version, settings.environment
+            "Started %s %s (%s) as %s",
+            settings.app_name,
+            settings.app_version,
+            settings.environment,
+            instance,
         )
-        yield {"engine": engine, "events": events}
+        yield {"engine": engine, "events": events, "worker": worker}
     logger.info("Stopped %s", settings.app_name)
 
 
@@ -91,6 +118,11 @@ async def _seed(engine: AsyncEngine) -> None:
     )
 
 
+def instance_name() -> str:
+    """Who holds a claim on a row of work: unique across hosts, processes and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 async def _stop_relay(events: AppEvents, settings: Settings) -> None:
     """Stop the loop, then dispatch what is queued; what is left stays pending in the table."""
     left = await events.relay.stop(timeout=settings.shutdown_timeout_seconds)
@@ -103,6 +135,7 @@ async def _dispose(engine: AsyncEngine) -> None:
 
 
 _SEED_FIX = "Fix the files in data/seed, or set WORKSHOP_SEED_DEMO_DATA=false."
+_STORE_FIX = "Check WORKSHOP_RATE_LIMIT_STORE_URL, or leave it empty for the in-memory store."
 _MIGRATIONS_FIX = "WORKSHOP_AUTO_CREATE_SCHEMA is false: the tables come from migrations only."
 
 

@@ -14,6 +14,9 @@ class Message:
     to: str
     subject: str
     body: str
+    # Sent again after a crash lost the outcome, a message keeps its key, so a provider
+    # that honours idempotency keys delivers it once.
+    idempotency_key: str | None = None
 
 
 class Mailer(Protocol):
@@ -23,10 +26,18 @@ class Mailer(Protocol):
 
 
 class MemoryMailer:
-    """Keeps every message it is given in ``sent``: the development and test mailbox."""
+    """The development and test mailbox: every message delivered is in ``sent``. Like a
+    provider, it delivers a message once per idempotency key; ``repeats`` counts the rest."""
 
     def __init__(self) -> None:
         self.sent: list[Message] = []
+        self.repeats = 0
+        self._keys: set[str] = set()
 
     async def send(self, message: Message) -> None:
+        if message.idempotency_key is not None:
+            if message.idempotency_key in self._keys:
+                self.repeats += 1
+                return
+            self._keys.add(message.idempotency_key)
         self.sent.append(message)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from workshop_app.exceptions import UnauthorizedError
 
 # auto_error=False: a missing credential arrives as None instead of FastAPI's own
-# {"detail": ...} 401/403, so the answer is our envelope with our challenge header.
+# {"detail": "Not authenticated"} 401, so the answer is our envelope with our challenge header.
 api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKeyHeader", auto_error=False)
 bearer_scheme = HTTPBearer(scheme_name="BearerToken", auto_error=False)
 

@@ -1,15 +1,21 @@
 """Work that runs after the response: send an outbox email, build an order report.
 
-Each task opens its OWN session from the engine: the request's session was committed
-and closed before the response went out. Each task records how it ended on its row
-(``sent``/``ready`` or ``failed`` with the error) and logs a failure with the request id
-of the request that scheduled it, instead of raising: an exception would stop the tasks
-queued after it, and nobody is left to answer.
+Each function does the work of one row that its caller (the worker, ``worker.py``) has
+claimed, and records how it ended on the row: ``sent``/``ready``, or ``pending`` again with
+the error and a time for the next attempt (doubling each time), or ``failed`` once the
+attempts are spent, for a person to act on. A failure is logged with the request id of the
+request that queued the work; nothing is raised, since nobody is left to answer.
+
+Sending is idempotent: the email's id travels as the message's idempotency key, so a mail
+provider drops the repeat of a send whose outcome a crash lost. Each function opens its OWN
+session: the request's session was committed and closed before the response went out.
 """
 
 import csv
 import io
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
@@ -26,43 +32,90 @@ from workshop_app.models import (
 )
 from workshop_app.models.base import utc_now
 from workshop_app.request_context import get_request_id
+from workshop_app.services.work_queue import Work, settle
 
 logger = logging.getLogger(__name__)
 
 
-async def send_email(engine: AsyncEngine, mailer: Mailer, email_id: int) -> None:
-    """Send one ``pending`` outbox email; mark it ``sent``, or ``failed`` with the error."""
+@dataclass(frozen=True)
+class Claim:
+    """Who holds the rows (one name per worker), and how a failure is retried."""
+
+    instance: str
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0  # before the second attempt; doubling after each failure
+
+
+async def send_email(engine: AsyncEngine, mailer: Mailer, email_id: int, *, claim: Claim) -> bool:
+    """Send a claimed outbox email and record the outcome; True if it was sent."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
         email = await session.get(OutboxEmail, email_id)
-        if email is None or email.status != EmailStatus.PENDING:
-            return  # deleted with its user, or already handled
-        try:
-            await mailer.send(Message(to=email.to, subject=email.subject, body=email.body))
-        except Exception as exc:
-            email.status, email.error = EmailStatus.FAILED, _describe(exc)
-            _log_failure("Sending outbox email", email_id, exc)
-        else:
-            email.status, email.sent_at = EmailStatus.SENT, utc_now()
-        session.add(email)
-        await session.commit()
+    if email is None:
+        return False  # deleted with its user
+    message = Message(
+        to=email.to,
+        subject=email.subject,
+        body=email.body,
+        idempotency_key=f"outbox-email-{email_id}",
+    )
+    try:
+        await mailer.send(message)
+    except Exception as exc:
+        await _failed(engine, OutboxEmail, email_id, email.attempts, exc, claim)
+        return False
+    return await settle(
+        engine,
+        OutboxEmail,
+        email_id,
+        instance=claim.instance,
+        status=EmailStatus.SENT,
+        sent_at=utc_now(),
+        error=None,
+    )
 
 
-async def build_order_report(engine: AsyncEngine, report_id: int) -> None:
-    """Fill a ``pending`` report with its CSV and mark it ``ready``, or ``failed``."""
+async def build_order_report(engine: AsyncEngine, report_id: int, *, claim: Claim) -> bool:
+    """Fill a claimed report with its CSV and mark it ``ready``; True if it is."""
+    failure: Exception | None = None
     async with AsyncSession(engine, expire_on_commit=False) as session:
         report = await session.get(OrderReport, report_id)
-        if report is None or report.status != ReportStatus.PENDING:
-            return
+        if report is None:
+            return False
         try:
             text = await orders_csv(session, report.user_id)
         except Exception as exc:
-            await session.rollback()  # a failed query may leave the transaction unusable
-            report.status, report.error = ReportStatus.FAILED, _describe(exc)
-            _log_failure("Building order report", report_id, exc)
-        else:
-            report.status, report.csv = ReportStatus.READY, text
-        session.add(report)
-        await session.commit()
+            failure = exc
+    if failure is not None:  # outside the session: its connection is back in the pool
+        await _failed(engine, OrderReport, report_id, report.attempts, failure, claim)
+        return False
+    return await settle(
+        engine,
+        OrderReport,
+        report_id,
+        instance=claim.instance,
+        status=ReportStatus.READY,
+        csv=text,
+        error=None,
+    )
+
+
+async def _failed(
+    engine: AsyncEngine, model: Work, row_id: int, attempt: int, exc: Exception, claim: Claim
+) -> None:
+    """Record the failure: ``pending`` again after a backoff, or ``failed`` for good."""
+    _log_failure(f"Work on {model.__tablename__}", row_id, exc)
+    statuses = EmailStatus if model is OutboxEmail else ReportStatus
+    gave_up = attempt >= claim.max_attempts
+    backoff = timedelta(seconds=claim.backoff_seconds * 2 ** (attempt - 1))
+    await settle(
+        engine,
+        model,
+        row_id,
+        instance=claim.instance,
+        status=statuses.FAILED if gave_up else statuses.PENDING,
+        error=_describe(exc),
+        next_attempt_at=None if gave_up else utc_now() + backoff,
+    )
 
 
 async def orders_csv(session: AsyncSession, user_id: int) -> str:

@@ -81,8 +81,8 @@ def _missing_module_message(fullname: str) -> str:
     )
 
 
-def _use_workspace(root: Path) -> None:
-    """Imports, child processes and relative paths of this kernel all use ``root``."""
+def _use_workspace(root: Path, *, chdir: bool = True) -> None:
+    """Imports, child processes and (with ``chdir``) relative paths all use ``root``."""
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _WorkspaceFinder)]
     sys.meta_path.insert(0, _WorkspaceFinder(root))
     entry = str(root)
@@ -92,7 +92,8 @@ def _use_workspace(root: Path) -> None:
     # uvicorn, alembic or pytest started from a cell import your package too.
     others = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != entry]
     os.environ["PYTHONPATH"] = os.pathsep.join([entry, *others])
-    os.chdir(root)
+    if chdir:
+        os.chdir(root)
 
 
 def start(notebook_id: str) -> None:

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from workshop_app.middleware.access_log import AccessLogMiddleware
 from workshop_app.middleware.rate_limit import RateLimitMiddleware
+from workshop_app.middleware.rate_limit_redis import RedisRateLimitStore
 from workshop_app.middleware.request_id import RequestIdMiddleware
 
 if TYPE_CHECKING:
@@ -34,12 +35,22 @@ __all__ = [
 
 
 def register_middleware(app: Starlette, settings: Settings) -> None:
-    """Add the middleware stack to ``app``, innermost first."""
+    """Add the middleware stack to ``app``, innermost first.
+
+    With ``rate_limit_store_url`` set, every instance spends from the same buckets, in that
+    store (``app.state.rate_limit_store``: the lifespan connects it and closes it); without,
+    each process counts on its own.
+    """
     if settings.rate_limit_enabled:
+        store = None
+        if settings.rate_limit_store_url:
+            store = RedisRateLimitStore(settings.rate_limit_store_url)
+            app.state.rate_limit_store = store
         app.add_middleware(
             RateLimitMiddleware,
             requests=settings.rate_limit_requests,
             window_seconds=settings.rate_limit_window_seconds,
+            store=store,
             trust_forwarded_for=settings.trust_forwarded_for,
         )
     app.add_middleware(AccessLogMiddleware)

@@ -6,6 +6,8 @@ database, so an API never answers ``...+00:00`` after a POST and a bare time aft
 
 Ids are 64-bit on every database, and every constraint gets a predictable name, so a
 later migration can drop or change it by name (SQLite's batch mode needs the name).
+``ClaimedWork`` holds the columns every row of background work needs once several
+instances share the work (notebook 13).
 """
 
 from datetime import UTC, datetime
@@ -14,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, DateTime, Enum, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 # Set before any table is declared: every table module imports this one first. CHECK
 # constraints are named by hand (ck_<table>_<what>), so they need no rule here.
@@ -70,3 +72,14 @@ def status_type(statuses: type[StrEnum], constraint: str) -> Enum:
         length=16,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+class ClaimedWork(SQLModel):
+    """The columns of a row that workers claim before they do its work: who holds it and
+    until when (a lease: a claim that ends by itself when its instance dies), how often it
+    was tried, and when it may be tried again (backoff after a failure)."""
+
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,7 +3,8 @@
 A service inserts the event in the same transaction as the change it describes, so the
 event exists if and only if the change committed: a rolled-back order leaves no
 ``order.placed`` behind, and a crash after the commit cannot lose one. The relay
-(``workshop_app.event_relay``) claims ``pending`` rows, hands them to the bus and records
+(``workshop_app.event_relay``) claims ``pending`` rows for a while (``ClaimedWork``: a lease
+another instance may take over only once it expires), hands them to the bus and records
 how it went: ``dispatched``, back to ``pending`` with the handlers still owed, or
 ``failed`` once ``event_max_attempts`` is spent, for a person to look at.
 """
@@ -12,19 +13,19 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from workshop_app.models.base import ID_TYPE, UTCDateTime, status_type, utc_now
+from workshop_app.models.base import ID_TYPE, ClaimedWork, UTCDateTime, status_type, utc_now
 
 
 class EventStatus(StrEnum):
     PENDING = "pending"
-    DISPATCHING = "dispatching"  # claimed by a relay, handlers running
+    DISPATCHING = "dispatching"  # claimed by a relay (until its lease ends), handlers running
     DISPATCHED = "dispatched"
     FAILED = "failed"
 
 
-class StoredEvent(SQLModel, table=True):
+class StoredEvent(ClaimedWork, table=True):
     __tablename__ = "stored_events"
     # The relay's query: the oldest pending rows first.
     __table_args__ = (sa.Index("ix_stored_events_status_id", "status", "id"),)
@@ -35,12 +36,9 @@ class StoredEvent(SQLModel, table=True):
     status: EventStatus = Field(
         default=EventStatus.PENDING, sa_type=status_type(EventStatus, "ck_stored_events_status")
     )
-    attempts: int = 0
     # JSON list of the handlers that failed last time: a retry runs only those.
     failed_handlers: str | None = None
     error: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # A retry waits until then (backoff), so a handler that is down is not hammered.
-    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

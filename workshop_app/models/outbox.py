@@ -2,16 +2,18 @@
 
 The row is inserted in the request's own transaction, as ``pending``, so a crash, a
 restart or a failing mail server after the response can lose the sending but never the
-email: the row says what is still owed. The background task marks it ``sent``, or
-``failed`` with the error, for a person or a retry job to act on.
+email: the row says what is still owed. A worker claims it (``ClaimedWork``), sends it,
+and marks it ``sent``; a failure leaves it ``pending`` until its next attempt, and
+``failed`` with the error once the attempts are spent, for a person to act on.
 """
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Field, SQLModel
+import sqlalchemy as sa
+from sqlmodel import Field
 
-from workshop_app.models.base import ID_TYPE, UTCDateTime, status_type, utc_now
+from workshop_app.models.base import ID_TYPE, ClaimedWork, UTCDateTime, status_type, utc_now
 
 
 class EmailStatus(StrEnum):
@@ -20,8 +22,10 @@ class EmailStatus(StrEnum):
     FAILED = "failed"
 
 
-class OutboxEmail(SQLModel, table=True):
+class OutboxEmail(ClaimedWork, table=True):
     __tablename__ = "outbox_emails"
+    # The worker's query, every second: the oldest pending rows first.
+    __table_args__ = (sa.Index("ix_outbox_emails_status_id", "status", "id"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ID_TYPE)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True, sa_type=ID_TYPE)

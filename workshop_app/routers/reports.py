@@ -7,10 +7,9 @@ tells how it ended (`pending`, `ready` with the CSV, or `failed` with the error)
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 
-from workshop_app.dependencies import EngineDep, ReportServiceDep, ResourceId, get_caller
+from workshop_app.dependencies import ReportServiceDep, ResourceId, WorkerDep, get_caller
 from workshop_app.error_handlers import error_responses
 from workshop_app.schemas import ReportRead
-from workshop_app.tasks import build_order_report
 
 user_reports_router = APIRouter(
     dependencies=[Depends(get_caller)], responses=error_responses(401, 404)
@@ -22,14 +21,14 @@ router = APIRouter(dependencies=[Depends(get_caller)], responses=error_responses
 async def request_report(
     user_id: ResourceId,
     reports: ReportServiceDep,
-    engine: EngineDep,
+    worker: WorkerDep,
     background: BackgroundTasks,
     request: Request,
     response: Response,
 ) -> ReportRead:
     """Answers at once with the `pending` report; poll its `Location` until it is `ready`."""
     report = await reports.request(user_id)
-    background.add_task(build_order_report, engine, report.id)
+    background.add_task(worker.build_report, report.id)
     response.headers["Location"] = str(request.url_for("read_report", report_id=report.id))
     return ReportRead.model_validate(report)
 

@@ -13,18 +13,16 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from workshop_app.dependencies import (
-    EngineDep,
     EventRelayDep,
-    MailerDep,
     OutboxServiceDep,
     PaginationDep,
     ResourceId,
     UserServiceDep,
+    WorkerDep,
     get_caller,
 )
 from workshop_app.error_handlers import error_responses
 from workshop_app.schemas import Page, UserCreate, UserRead, UserUpdate
-from workshop_app.tasks import send_email
 
 # Every route here needs an authenticated caller; the value itself is not used.
 router = APIRouter(dependencies=[Depends(get_caller)], responses=error_responses(401))
@@ -40,8 +38,7 @@ async def create_user(
     body: UserCreate,
     users: UserServiceDep,
     outbox: OutboxServiceDep,
-    engine: EngineDep,
-    mailer: MailerDep,
+    worker: WorkerDep,
     relay: EventRelayDep,
     background: BackgroundTasks,
     request: Request,
@@ -52,7 +49,7 @@ async def create_user(
     `user.registered` event."""
     user = await users.create(body)
     email = await outbox.queue_welcome_email(user)
-    background.add_task(send_email, engine, mailer, email.id)
+    background.add_task(worker.send_email, email.id)
     background.add_task(relay.dispatch_pending)
     response.headers["Location"] = str(request.url_for("read_user", user_id=user.id))
     return UserRead.model_validate(user)

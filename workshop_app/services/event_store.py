@@ -6,15 +6,15 @@ event therefore commits or rolls back with the change; nobody is told before the
 
 The relay (``workshop_app.event_relay``) works the rows on the engine, one short
 transaction per step, so no lock or connection is held while the handlers run:
-``pending_event_ids`` finds them, ``claim_event`` takes one (``pending -> dispatching``
-with one conditional UPDATE: of two relays that see the same row, only one gets it, on
-SQLite and on PostgreSQL alike), and ``settle_event`` writes how it went.
+``claim_events`` takes a few for a while (a lease: several relays share the table, and the
+rows of a relay that died return to the others when its lease ends), and ``settle_event``
+writes how each went, only for the relay that still holds it.
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
@@ -46,34 +46,44 @@ async def list_events(
     return (await session.exec(query.limit(limit).offset(offset))).all(), total
 
 
-async def pending_event_ids(engine: AsyncEngine, *, after: int, limit: int) -> list[int]:
-    """Ids of up to ``limit`` pending events after ``after``, oldest first, that are due:
-    a retry waits for its ``next_attempt_at``."""
-    due = or_(
-        col(StoredEvent.next_attempt_at).is_(None),
-        col(StoredEvent.next_attempt_at) <= utc_now(),
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending and due (a retry waits for its ``next_attempt_at``), or claimed under a lease
+    that ended: the relay that held it stopped before it settled the row."""
+    due = or_(col(StoredEvent.next_attempt_at).is_(None), col(StoredEvent.next_attempt_at) <= now)
+    return or_(
+        and_(col(StoredEvent.status) == EventStatus.PENDING, due),
+        and_(
+            col(StoredEvent.status) == EventStatus.DISPATCHING, col(StoredEvent.lease_until) < now
+        ),
     )
-    query = (
+
+
+async def claim_events(
+    engine: AsyncEngine, *, instance: str, lease_seconds: float, limit: int
+) -> list[Row]:
+    """Claim up to ``limit`` events, oldest first, for ``lease_seconds``; return them.
+
+    One UPDATE whose subquery picks the rows ``FOR UPDATE SKIP LOCKED``: on PostgreSQL two
+    relays claim at once without waiting for each other and never get the same row (SQLite
+    has no such clause and needs none: its writers take turns).
+    """
+    now = utc_now()
+    claimable = (
         select(StoredEvent.id)
-        .where(col(StoredEvent.status) == EventStatus.PENDING, col(StoredEvent.id) > after)
-        .where(due)
+        .where(_claimable(now))
         .order_by(col(StoredEvent.id))
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    async with engine.connect() as connection:
-        return list((await connection.execute(query)).scalars())
-
-
-async def claim_event(engine: AsyncEngine, event_id: int) -> Row | None:
-    """``pending -> dispatching`` if the row is still pending; None if another relay won."""
     claim = (
         update(StoredEvent)
-        .where(col(StoredEvent.id) == event_id)
-        .where(col(StoredEvent.status) == EventStatus.PENDING)
+        .where(col(StoredEvent.id).in_(claimable.scalar_subquery()))
         .values(
             status=EventStatus.DISPATCHING,
             attempts=col(StoredEvent.attempts) + 1,
-            claimed_at=utc_now(),
+            claimed_at=now,
+            claimed_by=instance,
+            lease_until=now + timedelta(seconds=lease_seconds),
         )
         .returning(
             StoredEvent.id, StoredEvent.name, StoredEvent.payload,
@@ -81,7 +91,7 @@ async def claim_event(engine: AsyncEngine, event_id: int) -> Row | None:
         )
     )  # fmt: skip
     async with engine.begin() as connection:
-        return (await connection.execute(claim)).first()
+        return sorted((await connection.execute(claim)).all(), key=lambda row: row.id)
 
 
 async def settle_event(
@@ -89,26 +99,30 @@ async def settle_event(
     event_id: int,
     status: EventStatus,
     *,
+    instance: str,
     failed_handlers: str | None = None,
     error: str | None = None,
     dispatched_at: datetime | None = None,
     next_attempt_at: datetime | None = None,
-) -> None:
-    """Write the outcome of a claimed event (only while it is still ``dispatching``)."""
+) -> bool:
+    """Write the outcome of an event this instance claimed, and end its lease. False when
+    the claim was no longer ours: the lease ran out and another relay took the event over."""
     outcome = (
         update(StoredEvent)
         .where(col(StoredEvent.id) == event_id)
         .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
+        .where(col(StoredEvent.claimed_by) == instance)
         .values(
             status=status,
             failed_handlers=failed_handlers,
             error=error[:500] if error else None,
             dispatched_at=dispatched_at,
             next_attempt_at=next_attempt_at,
+            lease_until=None,
         )
     )
     async with engine.begin() as connection:
-        await connection.execute(outcome)
+        return (await connection.execute(outcome)).rowcount == 1
 
 
 async def count_unfinished(engine: AsyncEngine) -> int:
@@ -116,16 +130,3 @@ async def count_unfinished(engine: AsyncEngine) -> int:
     query = select(func.count()).where(col(StoredEvent.status).in_(UNFINISHED))
     async with engine.connect() as connection:
         return (await connection.execute(query)).scalar_one()
-
-
-async def release_stale_claims(engine: AsyncEngine, *, claimed_before: datetime) -> int:
-    """Put back to ``pending`` the rows claimed before ``claimed_before`` and never settled:
-    their relay died mid-dispatch. Returns how many."""
-    release = (
-        update(StoredEvent)
-        .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
-        .where(col(StoredEvent.claimed_at) < claimed_before)
-        .values(status=EventStatus.PENDING)
-    )
-    async with engine.begin() as connection:
-        return (await connection.execute(release)).rowcount

@@ -57,7 +57,7 @@ class OrderDraft:
 
 @dataclass(frozen=True, slots=True)
 class OrderDetails:
-    """An order and its lines, loaded together: nothing is lazy-loaded later (stack note 24)."""
+    """An order and its lines, loaded together: an async session cannot lazy-load them later."""
 
     order: Order
     lines: Sequence[OrderLine]

@@ -27,6 +27,7 @@ No ``from __future__ import annotations``: FastAPI introspects the override belo
 """
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import sqlite3
@@ -158,7 +159,49 @@ def _check_shape(candidate: Any) -> None:
         ) from None
 
 
-def _build_app(candidate: Any, outcomes: dict[int, Any], database: Path) -> Any:
+class _Meeting:
+    """Holds the first query of each request of a burst until all of them have reached
+    theirs, so the rule's calls overlap for certain, not by luck of the scheduler."""
+
+    def __init__(self) -> None:
+        self.expected = 0
+        self._arrived = 0
+        self._everyone = asyncio.Event()
+
+    def expect(self, count: int) -> None:
+        self.expected, self._arrived, self._everyone = count, 0, asyncio.Event()
+
+    async def arrive(self) -> None:
+        if not self.expected:
+            return
+        self._arrived += 1
+        if self._arrived >= self.expected:
+            self._everyone.set()
+        with contextlib.suppress(TimeoutError):  # a rule that never queries meets no one
+            await asyncio.wait_for(self._everyone.wait(), 0.5)
+
+
+class _WaitingSession:
+    """The request's session, whose first query waits at the meeting point."""
+
+    def __init__(self, session: Any, meeting: _Meeting) -> None:
+        self._session, self._meeting, self._met = session, meeting, False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._session, name)
+        if name not in ("exec", "execute", "get", "scalar", "scalars"):
+            return attribute
+
+        async def query(*args: Any, **kwargs: Any) -> Any:
+            if not self._met:
+                self._met = True
+                await self._meeting.arrive()
+            return await attribute(*args, **kwargs)
+
+        return query
+
+
+def _build_app(candidate: Any, outcomes: dict[int, Any], database: Path, meeting: _Meeting) -> Any:
     """The learner's current app, its OrderService running the candidate after the defaults.
 
     The database is a file, not ``:memory:``: an in-memory database has one connection, so
@@ -183,7 +226,7 @@ def _build_app(candidate: Any, outcomes: dict[int, Any], database: Path) -> Any:
 
     async def recorded(session: Any, draft: Any) -> None:
         try:
-            result = candidate(session, draft)
+            result = candidate(_WaitingSession(session, meeting), draft)
             if not inspect.isawaitable(result):
                 raise _NotAwaitable(repr(result))
             outcome = await result
@@ -340,7 +383,8 @@ async def verify_business_rule(candidate: Any) -> None:
 
 async def _place_orders(candidate: Any, database: Path) -> None:
     outcomes: dict[int, Any] = {}
-    spy = StateSpy(_build_app(candidate, outcomes, database))
+    meeting = _Meeting()
+    spy = StateSpy(_build_app(candidate, outcomes, database, meeting))
     async with app_client(spy) as client:
         await client.get("/health/live")  # the first request shows the spy the engine
         users, pending = await _write_histories(spy.state["engine"])
@@ -420,9 +464,11 @@ async def _place_orders(candidate: Any, database: Path) -> None:
         )
         # 6. Four orders at the same moment, as production sends them.
         expected = {"Dan": False, "Eve": True, "Fay": False, "Ada": True}
+        meeting.expect(len(expected))
         results = dict(
             zip(expected, await asyncio.gather(*(place(name) for name in expected)), strict=True)
         )
+        meeting.expect(0)
         problems = []
         for name, (response, outcome) in results.items():
             if response.status_code == 500 and isinstance(outcome, BaseException):

@@ -375,12 +375,6 @@ def _reads_as_words(key: str) -> bool:
 
 
 def _check_switches(settings: Any, behind_proxy: bool) -> None:
-    if settings.seed_demo_data:
-        raise ExerciseFailed(
-            "WORKSHOP_SEED_DEMO_DATA is on: every start would load the demo users and orders "
-            "into the production database, made-up customers mixed into real data, in every "
-            "count, report and export. Demo data is for laptops and workshops."
-        )
     if settings.log_level == "DEBUG":
         raise ExerciseFailed(
             "WORKSHOP_LOG_LEVEL is DEBUG: production logs would fill with every library's "

@@ -1,0 +1,52 @@
+"""Run a coroutine every few seconds in the background, and stop it cleanly.
+
+The event relay and the background worker both keep a loop going for the app's whole life:
+the safety net that picks up what no request will (a retry that is due, the work of an
+instance that crashed). The loop waits first (right after startup, requests handle their
+own work), never raises (a failing pass is the pass's business), and ``stop`` lets the
+pass in progress finish within a timeout before cancelling it.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Any
+
+
+class Periodic:
+    def __init__(self, run: Callable[[], Awaitable[Any]], *, interval: float, name: str) -> None:
+        self.run = run
+        self.interval = interval
+        self.name = name
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self.running:
+            raise RuntimeError(f"The {self.name} is already running.")
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop(self, timeout: float) -> None:
+        """Let the pass in progress finish (within ``timeout``), then end the loop."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        if not done:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            if self._stopping.is_set():
+                return
+            await self.run()
