@@ -2,6 +2,11 @@
 """One entry point for learners, instructors and CI; standard library only.
 
     python3 workshop.py lab      set up .venv if needed, open JupyterLab on the welcome notebook
+                                 (as root it adds --allow-root; other arguments go to
+                                 `jupyter lab`, e.g. --no-browser, --port 9999, --ip 0.0.0.0)
+    python3 workshop.py serve    the app under uvicorn with the demo data; prints the docs URL
+                                 and the development key (--reload, --port N, --workspace:
+                                 serve the package you built instead of the reference)
     python3 workshop.py test     set up .venv if needed, then run the whole test suite
     python3 workshop.py regen    re-execute notebooks in fresh kernels and store their outputs
     python3 workshop.py setup    only create or update .venv
@@ -11,7 +16,8 @@
                                  notebook NN (default: the whole app); your edits are backed up
 
 On Windows type `py workshop.py lab` (or `py workshop.py test`).
-Extra arguments after `test` go to pytest; after `regen`, they name notebooks.
+Extra arguments after `lab` go to `jupyter lab`; after `test`, to pytest; after `regen`,
+they name notebooks.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ import hashlib
 import importlib.util
 import json
 import os
+import secrets
+import socket
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -91,6 +100,80 @@ def restore(args: list[str]) -> int:
     return module.main(args, root=ROOT)
 
 
+def option(args: list[str], *names: str) -> str | None:
+    """The value given to any of ``names`` as ``--name=value`` or ``--name value``."""
+    for index, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if name in names:
+            return value if equals else (args[index + 1] if index + 1 < len(args) else None)
+    return None
+
+
+def free_port(host: str, first: int = 8888) -> int:
+    """The first port from ``first`` that nothing listens on (JupyterLab's own default)."""
+    for port in range(first, first + 100):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise SystemExit(f"No free port in {first}-{first + 99}: pass --port with a free one.")
+
+
+def lab_command(args: list[str], is_root: bool) -> tuple[list[str], str, str]:
+    """``jupyter lab`` arguments, the welcome notebook's URL and the token it will ask for.
+
+    The port and token are chosen here, so the URL is known before JupyterLab prints its own.
+    """
+    args = list(args)
+    if is_root and "--allow-root" not in args:
+        args.append("--allow-root")
+    ip = option(args, "--ip", "--ServerApp.ip") or "localhost"
+    host = "localhost" if ip in {"0.0.0.0", "::", ""} else ip
+    port = option(args, "--port", "--ServerApp.port")
+    if port is None:
+        port = str(free_port(host))
+        args += [f"--port={port}", "--ServerApp.port_retries=0"]
+    token = option(args, "--IdentityProvider.token", "--ServerApp.token")
+    if token is None:  # JupyterLab reads it from the environment, out of sight of `ps`
+        token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
+    url = f"http://{host}:{port}/lab/tree/{WELCOME}" + (f"?token={token}" if token else "")
+    # The repository is the root, as on Binder: the file browser shows your workspace too.
+    where = [f"--ServerApp.root_dir={ROOT}", f"--ServerApp.default_url=/lab/tree/{WELCOME}"]
+    return ["-m", "jupyter", "lab", *where, *args], url, token
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def lab(python: Path, args: list[str]) -> int:
+    """Start JupyterLab, then print the welcome notebook's URL once it answers."""
+    command, url, token = lab_command(args, is_root())
+    if "--allow-root" in command and "--allow-root" not in args:
+        print(
+            "You are root (as in a container or a cloud VM): starting JupyterLab with --allow-root."
+        )
+    server = subprocess.Popen(
+        [str(python), *command], cwd=ROOT, env={**os.environ, "JUPYTER_TOKEN": token}
+    )
+    host, port = url.split("//")[1].split("/")[0].rsplit(":", 1)
+    while server.poll() is None:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+        except OSError:
+            time.sleep(0.2)
+            continue
+        print(f"\nThe workshop is ready. Open the welcome notebook at:\n\n    {url}\n", flush=True)
+        break
+    while True:  # Ctrl+C reaches JupyterLab too, which asks whether to stop
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def run(python: Path, *args: str) -> int:
     return subprocess.run([str(python), *args], cwd=ROOT).returncode
 
@@ -101,7 +184,9 @@ def main(argv: list[str]) -> int:
         setup()
         return 0
     if command == "lab":
-        return run(setup(), "-m", "jupyter", "lab", WELCOME, *rest)
+        return lab(setup(), rest)
+    if command == "serve":
+        return run(setup(), str(ROOT / "tools" / "serve.py"), *rest)
     if command == "test":
         return run(setup(), "-m", "pytest", *rest)
     if command == "regen":

@@ -69,6 +69,19 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="session")
+def valkey_url() -> Iterator[str]:
+    """The named Valkey (or Redis) server, or an embedded one for the session; skip (fail
+    with CI=true) only when neither can be had."""
+    try:
+        with servers.valkey() as url:
+            yield url
+    except servers.ServerUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, but the Valkey tests cannot run: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
 @pytest.fixture
 def postgres_database_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A new, empty PostgreSQL database for one test: no test sees another's rows."""

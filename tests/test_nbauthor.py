@@ -57,3 +57,24 @@ def test_a_last_write_that_drifted_takes_the_file(tmp_path, capsys):
     nbformat.write(nb, path)
     assert nbauthor.draft(path, {("mod.py", 0)}, root=tmp_path) == "#%% writefile mod.py\n"
     assert "mod.py differs from its cell" in capsys.readouterr().err
+
+
+def test_sync_puts_the_finished_file_in_the_last_cell_only_and_keeps_outputs(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text("X = 1\nY = 2\n")
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    first, second = notebooks / "01_a.ipynb", notebooks / "02_b.ipynb"
+    for path, body in ((first, "X = 1"), (second, "X = 1\nY = 'stale'")):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell(f"%%writefile pkg/mod.py\n{body}")
+        cell.outputs = [nbformat.v4.new_output("stream", text="Writing pkg/mod.py\n")]
+        nb.cells.append(cell)
+        nbformat.write(nb, path)
+
+    assert nbauthor.sync([first, second], root=tmp_path) == ["02_b"]
+    assert nbformat.read(first, as_version=4).cells[0].source == "%%writefile pkg/mod.py\nX = 1"
+    synced = nbformat.read(second, as_version=4).cells[0]
+    assert synced.source == "%%writefile pkg/mod.py\nX = 1\nY = 2"
+    assert synced.outputs[0]["text"] == "Writing pkg/mod.py\n"
+    assert nbauthor.sync([first, second], root=tmp_path) == []

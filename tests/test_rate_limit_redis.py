@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from redis.exceptions import RedisError
@@ -20,15 +19,6 @@ from workshop_app.middleware.rate_limit_redis import RedisRateLimitStore
 from workshop_lab import servers
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def valkey_url() -> Iterator[str]:
-    try:
-        with servers.valkey() as url:
-            yield url
-    except servers.ServerUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 async def connected(url: str, prefix: str) -> RedisRateLimitStore:

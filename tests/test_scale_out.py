@@ -26,25 +26,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from workshop_lab import servers
-
 pytestmark = pytest.mark.postgresql
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "scale-out-key"
 HEADERS = {"X-API-Key": API_KEY}
 LEASE_SECONDS = 2.0
-
-
-@pytest.fixture(scope="module")
-def valkey_url() -> Iterator[str]:
-    try:
-        with servers.valkey() as url:
-            yield url
-    except servers.ServerUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true, but Valkey cannot run: {exc}", pytrace=False)
-        pytest.skip(str(exc))
 
 
 @pytest.fixture

@@ -56,6 +56,31 @@ def test_user_create_rejects(field, value):
     assert [error["loc"] for error in caught.value.errors()] == [(field,)]
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "ada.example.com", "value is not a valid email address: An email address "),
+        ("email", "ada@", "value is not a valid email address: There must be something after"),
+        ("password", "short", "String should have at least 8 characters"),
+        ("password", "p" * 129, "String should have at most 128 characters"),
+    ],
+)
+def test_user_create_says_what_is_wrong_in_words(field, value, message):
+    data = {"email": "ada@example.com", "full_name": "Ada", "password": "long enough"}
+    with pytest.raises(ValidationError) as caught:
+        UserCreate(**{**data, field: value})
+    [error] = caught.value.errors()
+    assert error["msg"].startswith(message), error["msg"]
+
+
+def test_the_documented_password_lengths_are_the_checked_ones():
+    documented = UserCreate.model_json_schema()["properties"]["password"]
+    assert (documented["minLength"], documented["maxLength"]) == (8, 128)
+    assert documented["writeOnly"] is True
+    UserCreate(email="ada@example.com", full_name="Ada", password="p" * 8)
+    UserCreate(email="ada@example.com", full_name="Ada", password="p" * 128)
+
+
 def test_user_create_has_no_id_or_hash_to_set():
     assert set(UserCreate.model_fields) == {"email", "full_name", "password"}
 

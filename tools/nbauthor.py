@@ -2,6 +2,7 @@
 
     python tools/nbauthor.py build draft.txt notebooks/04_middleware.ipynb
     python tools/nbauthor.py draft notebooks/04_middleware.ipynb > draft.txt
+    python tools/nbauthor.py sync     # every module's last cell takes the repository's file
 
 A draft is the notebook's cells in order, each starting with a line
 ``#%% markdown`` or ``#%% code`` (markdown is written as-is, not commented).
@@ -12,9 +13,11 @@ repository's file: use that for a module's last write, so you edit the finished 
 as an ordinary file (with your editor, ruff and the tests) and the cell follows it.
 ``draft`` writes a module's last write that way, and every earlier version inline.
 Paths are relative to the repository, which the workspace mirrors.
-``build`` keeps no outputs: run ``python3 workshop.py regen NAME`` afterwards, which
-also regenerates the checkpoints. Cell ids are derived from the position, so
-rebuilding does not churn them. Drafts are scratch files, not committed.
+``sync`` does that in place for every notebook, outputs and ids kept: run it after
+editing a finished module, then regenerate the notebooks it names. ``build`` keeps no
+outputs: run ``python3 workshop.py regen NAME`` afterwards, which also regenerates the
+checkpoints. Cell ids are derived from the position, so rebuilding does not churn them.
+Drafts are scratch files, not committed.
 """
 
 from __future__ import annotations
@@ -102,7 +105,31 @@ def last_writes_of(path: Path, notebooks: list[Path]) -> set[tuple[str, int]]:
     return {(module, index) for module, (nb, index) in last.items() if nb == path}
 
 
+def sync(notebooks: list[Path], root: Path = ROOT) -> list[str]:
+    """Copy each finished module into its last ``%%writefile`` cell; the notebooks changed."""
+    changed = []
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        edited = False
+        for module, index in sorted(last_writes_of(path, notebooks)):
+            source = f"%%writefile {module}\n" + (root / module).read_text(encoding="utf-8")
+            source = source.removesuffix("\n")
+            if nb.cells[index].source != source:
+                nb.cells[index].source = source
+                edited = True
+        if edited:
+            nbformat.write(nb, path)
+            changed.append(path.stem)
+    return changed
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["sync"]:
+        changed = sync(sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+        print("Synced: " + (" ".join(changed) if changed else "nothing to do"))
+        if changed:
+            print(f"Now run: python3 workshop.py regen {' '.join(changed)}")
+        return 0
     if len(argv) == 3 and argv[0] == "build":
         build(Path(argv[1]), Path(argv[2]))
         return 0
