@@ -16,7 +16,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
 _progress_dir = Path(tempfile.mkdtemp(prefix="workshop-progress-"))
+atexit.register(shutil.rmtree, _progress_dir, ignore_errors=True)
 CHECKPOINT_VARIABLE = "WORKSHOP_TEST_CHECKPOINT"
 
 

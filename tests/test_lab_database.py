@@ -129,3 +129,45 @@ def test_rows_says_when_there_are_none(capsys):
 def test_rows_names_a_missing_field():
     with pytest.raises(AttributeError, match="phone"):
         lab.rows([User(email="a@example.com", full_name="A", password_hash="!")], ["phone"])
+
+
+def test_scratch_dir_is_empty_each_time_and_inside_the_kernels_folder():
+    folder = lab.scratch_dir("alembic")
+    (folder / "left.txt").write_text("from the last run")
+    again = lab.scratch_dir("alembic")
+    assert again == folder and list(again.iterdir()) == []
+    assert folder.parent == database.database_dir()
+    with pytest.raises(ValueError, match="Name the folder"):
+        lab.scratch_dir("../outside")
+
+
+def test_a_kernel_leaves_no_folder_and_cleans_those_of_killed_kernels(tmp_path):
+    """Run real interpreters: one exits normally, one is killed; the next start cleans up."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    use = "from workshop_lab import database; print(database.database_dir(), flush=True)"
+    done = subprocess.run([sys.executable, "-c", use], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not os.path.exists(done.stdout.strip()), "a kernel that exits leaves its folder"
+
+    killed = subprocess.Popen(
+        [sys.executable, "-c", use + "; import time; time.sleep(60)"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    left = killed.stdout.readline().strip()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    killed.stdout.close()
+    assert os.path.isdir(left), "a killed kernel cannot clean up"
+
+    again = subprocess.run([sys.executable, "-c", use], env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert not os.path.exists(left), "the next kernel removes the folder of the killed one"
+    root = database.kernels_root().name
+    assert list((tmp_path / root).iterdir()) == []

@@ -9,9 +9,11 @@ that are supposed to be its source; a notebook that breaks when run twice.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from notebook_rules import (
     MAX_ADDED_LINES,
@@ -202,3 +204,60 @@ def test_the_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert f"](notebooks/{path.name})" in readme, f"README.md misses {path.name}"
+
+
+# --- times: each notebook states its own; the map and the README repeat them -------------
+
+
+def _stated_minutes(path: Path) -> int:
+    first = "".join(load(path)["cells"][0]["source"])
+    found = re.search(r"\*\*Time:\*\* about (\d+) minutes", first)
+    assert found, f"{path.name}: the first cell says '**Time:** about N minutes.'"
+    return int(found.group(1))
+
+
+MINUTES = {path.name: _stated_minutes(path) for path in NOTEBOOKS}
+
+
+def _core_path_minutes(text: str) -> tuple[list[str], int]:
+    found = re.search(r"core path,? \**((?:\d\d(?:\s+→\s+)?)+)\**", text)
+    assert found, "the one-day core path is stated as '00 → 02 → ...'"
+    numbers = re.split(r"\s+→\s+", found.group(1))
+    return numbers, sum(m for name, m in MINUTES.items() if name[:2] in numbers)
+
+
+@pytest.mark.parametrize(
+    ("where", "row"),
+    [
+        ("README.md", r"\]\(notebooks/(\d\d_\w+\.ipynb)\) \|.*\| (\d+) min \|"),
+        ("notebooks/00_welcome.ipynb", r"\]\((\d\d_\w+\.ipynb)\) \|.*\| (\d+) min \|"),
+    ],
+)
+def test_the_map_and_the_readme_give_each_notebooks_own_time_and_true_totals(where, row):
+    path = ROOT / where
+    text = _markdown(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+    listed = {name: int(minutes) for name, minutes in re.findall(row, text)}
+    assert listed == MINUTES, f"{where}: the times differ from the notebooks' own"
+    hours = round(sum(MINUTES.values()) / 60)
+    assert re.search(rf"[Aa]bout {hours} hours of material", text), f"{where}: {hours} hours"
+    numbers, minutes = _core_path_minutes(text)
+    assert numbers[0] == "00" and numbers[-1] == "12"
+    assert f"about {round(minutes / 60)} hours" in text, f"{where}: core path {minutes} min"
+
+
+def test_regen_stores_one_output_per_run_of_stream_text():
+    stream = nbformat.v4.new_output
+    outputs = [
+        stream("stream", name="stdout", text="404"),
+        stream("stream", name="stdout", text=" application/json\n"),
+        stream("stream", name="stderr", text="warning\n"),
+        stream("execute_result", data={"text/plain": "1"}, execution_count=1),
+        stream("stream", name="stdout", text="after\n"),
+    ]
+    merged = regen.coalesce_streams(outputs)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
+        ("stream", "stdout", "404 application/json\n"),
+        ("stream", "stderr", "warning\n"),
+        ("execute_result", None, None),
+        ("stream", "stdout", "after\n"),
+    ]

@@ -14,7 +14,7 @@ binds it on the package, which would shadow a function of the same name.
 
 from workshop_lab.client import app_client
 from workshop_lab.dashboard import progress_dashboard as progress
-from workshop_lab.database import fresh_database_url, rows
+from workshop_lab.database import fresh_database_url, rows, scratch_dir
 from workshop_lab.depgraph import show_dependency_graph
 from workshop_lab.display import show
 from workshop_lab.environment import environment_report, widget_probe
@@ -41,6 +41,7 @@ __all__ = [
     "reload_app",
     "restore",
     "rows",
+    "scratch_dir",
     "serve",
     "show",
     "show_changes",
