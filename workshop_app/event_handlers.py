@@ -35,7 +35,7 @@ def summarize(event: DomainEvent) -> str:
         case UserRegistered():
             return f"User {event.user_id} registered as {event.email}"
         case OrderPlaced():
-            total = f"{event.total_cents} cents"
+            total = f"{event.total_cents} cent{'' if event.total_cents == 1 else 's'}"
             return f"Order {event.order_id} placed by user {event.user_id}: {total}"
         case OrderCancelled():
             return f"Order {event.order_id} of user {event.user_id} cancelled"

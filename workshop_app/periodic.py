@@ -3,14 +3,18 @@
 The event relay and the background worker both keep a loop going for the app's whole life:
 the safety net that picks up what no request will (a retry that is due, the work of an
 instance that crashed). The loop waits first (right after startup, requests handle their
-own work), never raises (a failing pass is the pass's business), and ``stop`` lets the
-pass in progress finish within a timeout before cancelling it.
+own work) and outlives any pass that raises: it logs the first failure of a run of them
+and the recovery, and tries again every interval. ``stop`` lets the pass in progress
+finish within a timeout before cancelling it.
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 class Periodic:
@@ -44,9 +48,19 @@ class Periodic:
         self._task = None
 
     async def _loop(self) -> None:
+        failures = 0  # passes in a row that raised
         while True:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
             if self._stopping.is_set():
                 return
-            await self.run()
+            try:
+                await self.run()
+            except Exception:
+                failures += 1
+                if failures == 1:  # one traceback per outage, not one per interval
+                    logger.exception("A pass of the %s failed; retrying every interval", self.name)
+                continue
+            if failures:
+                logger.warning("The %s works again after %d failed passes", self.name, failures)
+                failures = 0

