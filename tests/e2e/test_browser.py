@@ -131,7 +131,7 @@ def test_welcome_quiz_answers_are_explained_and_saved_across_a_restart(
     box = question_box(quiz, number, total)
     right = single.options[single.answer - 1]
     wrong = next(text for n, text in enumerate(single.options, 1) if n != single.answer)
-    box.get_by_role("radio", name=wrong, exact=True).check()
+    box.get_by_role("radio", name=plain(wrong), exact=True).check()
     button(box, "Check").click()
     feedback = box.locator("div[role=status]")
     expect(feedback).to_contain_text(f"{WRONG} Incorrect.")
@@ -141,7 +141,7 @@ def test_welcome_quiz_answers_are_explained_and_saved_across_a_restart(
     expect(score).to_have_text(f"Score: 0/{total}")
 
     # ... and then rightly: "Correct", and the score counts it.
-    box.get_by_role("radio", name=right, exact=True).check()
+    box.get_by_role("radio", name=plain(right), exact=True).check()
     button(box, "Check").click()
     expect(feedback).to_contain_text(f"{RIGHT} Correct.")
     expect(feedback).not_to_contain_text("Incorrect")
@@ -155,7 +155,7 @@ def test_welcome_quiz_answers_are_explained_and_saved_across_a_restart(
     response = box.locator("div[role=status]").filter(has_text="The app answered")
     expect(response).to_contain_text(f"{status} {HTTPStatus(status).phrase}")
     expect(response).to_contain_text("(none yet)")  # no prediction was made yet
-    box.get_by_role("radio", name=predict.answer, exact=True).check()
+    box.get_by_role("radio", name=plain(predict.answer), exact=True).check()
     button(box, "Check").click()
     verdict = box.locator("div[role=status]").filter(has_text="Explanation:")
     expect(verdict).to_contain_text(f"{RIGHT} Correct.")
