@@ -124,6 +124,28 @@ def http_table(results: dict) -> Table:
     return header, rows
 
 
+def scale_table(results: dict) -> Table:
+    header = ["case", "median", "IQR", "p99 ms", "ratio", "vs"]
+    names = _names(results)
+    rows = []
+    for case in _by_phase(results, "scale"):
+        s, d = case["summary"], case["details"]
+        if case["unit"] == "s":
+            rows.append([case["label"], f"{s['median']:.2f} s", _spread(s, ".2f"), "", "", ""])
+            continue
+        kind = d.get("ratio_kind")
+        ratio = f"{_ratio(case)} {kind}" if kind else ""
+        rows.append([
+            case["label"],
+            f"{s['median']:.0f} req/s",
+            _spread(s, ".0f"),
+            f"{d['p99_ms']['median']:.1f}",
+            ratio,
+            names.get(case["baseline"], "") if case["baseline"] else "",
+        ])  # fmt: skip
+    return header, rows
+
+
 def startup_table(results: dict) -> Table:
     header = ["case", "seconds (median)", "min-max", "runs", "target", "note"]
     rows = []
@@ -165,6 +187,14 @@ def headline_table(results: dict) -> Table:
     for case_id in ("http.bare", "http.full", "http.read", "http.write"):
         if case_id in cases:
             add(f"uvicorn: {cases[case_id]['label']}", case_id, throughput)
+    add("Valkey rate-limit store vs in-memory (uvicorn, cost per request)", "scale.valkey",
+        _ratio)  # fmt: skip
+    if "scale.pg_2" in cases:
+        add(f"PostgreSQL, 2 workers vs 1 (throughput, {cases['scale.pg_2']['details']['cores']} "
+            "cores)", "scale.pg_2", _ratio)  # fmt: skip
+    for server in ("postgres", "valkey"):
+        add(f"start an embedded {server} server", f"scale.start_{server}",
+            lambda c: f"{c['summary']['median']:.2f} s")  # fmt: skip
     add("import workshop_app + create_app()", "startup.import_create",
         lambda c: f"{c['summary']['median']:.2f} s")  # fmt: skip
     notebooks = _by_phase(results, "notebooks")
@@ -203,6 +233,7 @@ def markdown(table: Table) -> str:
 SECTIONS = (
     ("In-process (httpx ASGITransport)", inprocess_table),
     ("Over HTTP (uvicorn, 1 worker, loopback)", http_table),
+    ("Scaling out (Valkey store, PostgreSQL workers, embedded servers)", scale_table),
     ("Start-up and feedback loop", startup_table),
 )
 

@@ -1,6 +1,6 @@
 """Run the benchmark suite: what each layer costs, how fast notebooks run, how fast the app starts.
 
-    python3 workshop.py bench                  # everything but the test suite (about 2 minutes)
+    python3 workshop.py bench                  # everything but the test suite (about 4 minutes)
     python3 workshop.py bench --suite          # ... and the whole test suite, timed once
     python3 workshop.py bench --suite --publish    # ... and update README.md + results.md
     python3 workshop.py bench --quick --only inprocess   # seconds; what the smoke test runs
@@ -32,11 +32,12 @@ sys.path.insert(0, str(HERE))  # the sibling modules, when run as a script from 
 import http_cases  # noqa: E402
 import inprocess  # noqa: E402
 import report  # noqa: E402
+import scale_cases  # noqa: E402
 import startup  # noqa: E402
 from stats import paired_ratios, summarise  # noqa: E402
 
 SCHEMA_VERSION = 1
-PHASES = ("inprocess", "http", "startup", "notebooks")
+PHASES = ("inprocess", "http", "scale", "startup", "notebooks")
 STARTUP_TARGET_S = 0.5
 NOTEBOOK_TARGET_S = 10.0
 SUITE_TARGET_S = 120.0
@@ -183,6 +184,51 @@ def http_records(workdir: Path, repetitions: int, duration: float, concurrency: 
     return records
 
 
+SCALE_CASES = {  # id: (label, baseline, ratio kind)
+    "memory": ("full app, in-memory rate-limit store, GET /users/{id}", None, None),
+    "valkey": ("full app, Valkey rate-limit store, GET /users/{id}", "memory", "cost"),
+    "pg_1": ("PostgreSQL, uvicorn --workers 1, GET /users/{id}", None, None),
+    "pg_2": ("PostgreSQL, uvicorn --workers 2, GET /users/{id}", "pg_1", "throughput"),
+}
+
+
+def scale_records(
+    workdir: Path, repetitions: int, duration: float, concurrency: int, start_runs: int
+) -> list[dict]:
+    measured = scale_cases.run(
+        workdir, repetitions=repetitions, duration=duration, warmup=min(0.5, duration / 3),
+        concurrency=concurrency, cpus=http_cases.cpu_plan(), start_runs=start_runs,
+    )  # fmt: skip
+    runs_of = measured["load"]
+    records = []
+    for case_id, (label, baseline, kind) in SCALE_CASES.items():
+        runs = runs_of[case_id]
+        rps = [run["rps"] for run in runs]
+        ratio = None
+        if baseline:
+            baseline_rps = [run["rps"] for run in runs_of[baseline]]
+            # cost: time per request against the baseline's; throughput: requests per second
+            pair = (baseline_rps, rps) if kind == "cost" else (rps, baseline_rps)
+            ratio = paired_ratios(*pair)
+        details = {
+            "p50_ms": summarise([run["p50_s"] * 1000 for run in runs]),
+            "p99_ms": summarise([run["p99_s"] * 1000 for run in runs]),
+            "requests": sum(run["requests"] for run in runs),
+            "ratio_kind": kind,
+            "cores": os.cpu_count(),
+        }
+        records.append(
+            case_record("scale", case_id, label, "requests/s", rps, baseline=baseline,
+                        ratio=ratio, details=details)
+        )  # fmt: skip
+    for server, seconds in measured["start"].items():
+        records.append(
+            case_record("scale", f"start_{server}", f"start the embedded {server} server", "s",
+                        seconds, details={"note": "lab.postgres() / lab.valkey() to a URL"})
+        )  # fmt: skip
+    return records
+
+
 def startup_records(workdir: Path, runs: int) -> list[dict]:
     measured = startup.import_and_create(workdir, runs)
     totals = [run["import_s"] + run["create_s"] for run in measured]
@@ -319,6 +365,11 @@ def main(argv: list[str]) -> int:
                 records = http_records(
                     workdir, args.http_repetitions, args.duration, args.concurrency
                 )
+            elif phase == "scale":
+                records = scale_records(
+                    workdir, args.http_repetitions, args.duration, args.concurrency,
+                    args.startup_runs,
+                )  # fmt: skip
             elif phase == "startup":
                 records = startup_records(workdir, args.startup_runs)
             elif phase == "notebooks":
