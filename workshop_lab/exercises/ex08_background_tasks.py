@@ -27,6 +27,7 @@ import inspect
 import sqlite3
 import tempfile
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,7 @@ class World:
     strangers: list[Any] = field(default_factory=list)  # what the mailer got but could not read
     reused: list[str] = field(default_factory=list)  # how a request's session was used too late
     orphans: dict[str, set[asyncio.Task]] = field(default_factory=dict)  # still running after it
+    creators: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)
     colleague_acted: bool = False
     engine: Any = None
 
@@ -248,7 +250,11 @@ def _watched(app: Any, world: World) -> Any:
             world.crashes[probe] = exc
         finally:
             # Tasks the request started and nobody awaited: the ASGI call is over, they are not.
-            running = {task for task in asyncio.all_tasks() - before if not task.done()}
+            running = {
+                task
+                for task in asyncio.all_tasks() - before
+                if not task.done() and world.creators.get(task) == probe
+            }
             world.orphans.setdefault(probe, set()).update(running)
             world.mark("returned")
 
@@ -622,6 +628,30 @@ async def _request(client: Any, probe: str, user_id: int) -> Any:
         _probe.reset(token)
 
 
+@contextlib.contextmanager
+def _noting_who_creates_tasks(world: World) -> Iterator[None]:
+    """Note the probe whose request created each task. Ada's and Bob's requests overlap, and
+    a task one of them has in flight when the other ends (SQLAlchemy closes a connection in
+    a task of its own) must not be blamed on the other."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task:
+        if previous is not None:
+            task = previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        context = kwargs.get("context")
+        world.creators[task] = context.run(_probe.get) if context is not None else _probe.get()
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        yield
+    finally:
+        loop.set_task_factory(previous)
+
+
 async def _let_orphans_finish(world: World) -> None:
     """Work started beside a request: let it end (its rows settle, the app can stop)."""
     orphans = set().union(*world.orphans.values())
@@ -696,7 +726,8 @@ async def verify_resend_failed(candidate: Any) -> None:
             await client.get("/health/live")  # starts the app: its engine is in the state
             world.engine = spy.state["engine"]
             await _seed(world.engine)
-            await _run_probes(client, world, route, mailer)
+            with _noting_who_creates_tasks(world):
+                await _run_probes(client, world, route, mailer)
 
 
 EXERCISES = (
