@@ -7,7 +7,8 @@
     python3 workshop.py serve    the app under uvicorn with the demo data; prints the docs URL
                                  and the development key (--reload, --port N, --workspace:
                                  serve the package you built instead of the reference)
-    python3 workshop.py test     set up .venv if needed, then run the whole test suite
+    python3 workshop.py test     set up .venv if needed, then run the whole test suite, one
+                                 worker per core (-n 0: in one process)
     python3 workshop.py regen    re-execute notebooks in fresh kernels and store their outputs
     python3 workshop.py setup    only create or update .venv
     python3 workshop.py bench    run the benchmarks (benchmarks/README.md; --suite, --quick...)
@@ -188,7 +189,8 @@ def main(argv: list[str]) -> int:
     if command == "serve":
         return run(setup(), str(ROOT / "tools" / "serve.py"), *rest)
     if command == "test":
-        return run(setup(), "-m", "pytest", *rest)
+        # One worker per core; a file (a notebook's cells share a kernel) stays on one worker.
+        return run(setup(), "-m", "pytest", "-n", "auto", "--dist", "loadfile", *rest)
     if command == "regen":
         return run(setup(), str(ROOT / "tools" / "regen.py"), *rest)
     if command == "restore":
