@@ -11,9 +11,11 @@ PostgreSQL runs skipped, saying why; with ``CI=true`` they fail instead.
 from __future__ import annotations
 
 import os
+import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -30,6 +32,33 @@ if TYPE_CHECKING:
     from workshop_app.config import Settings
 
 SQLITE_MEMORY_URL = "sqlite+aiosqlite:///:memory:"
+
+# The schemathesis tests' counts (tests/robustness), sent back by each pytest-xdist worker.
+_fuzz_cases_from_workers: Counter[tuple[str, str, int]] = Counter()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: the controller hears a worker end
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    for who, label, status, n in getattr(node, "workeroutput", {}).get("fuzz_cases", []):
+        _fuzz_cases_from_workers[who, label, status] += n
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How much the fuzzers really tried: a count per operation, caller and status."""
+    here = sys.modules.get("robustness_helpers")  # imported when this process ran them
+    cases = _fuzz_cases_from_workers + (here.FUZZ_CASES if here else Counter())
+    if not cases:
+        return
+    per_run: dict[tuple[str, str], Counter[int]] = {}
+    for (who, label, status), n in cases.items():
+        per_run.setdefault((label, who), Counter())[status] += n
+    terminalreporter.section("schemathesis")
+    terminalreporter.write_line(
+        f"{sum(cases.values())} generated cases over {len(per_run)} operation runs"
+    )
+    for (label, who), statuses in sorted(per_run.items()):
+        shown = ", ".join(f"{status}x{n}" for status, n in sorted(statuses.items()))
+        terminalreporter.write_line(f"  {label} [{who}]: {sum(statuses.values())} ({shown})")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

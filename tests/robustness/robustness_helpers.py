@@ -205,22 +205,9 @@ def sync_client(app: Any) -> Iterator[SyncClient]:
         yield SyncClient(portal, client)
 
 
-# Cases the schemathesis tests generated, by (who, operation, status); conftest.py prints
-# them in pytest's terminal summary, so every run says how much it really tried.
+# Cases the schemathesis tests generated, by (who, operation, status); tests/conftest.py
+# prints them in pytest's terminal summary, so every run says how much it really tried.
 FUZZ_CASES: Counter[tuple[str, str, int]] = Counter()
-
-
-def fuzz_summary() -> list[str]:
-    if not FUZZ_CASES:
-        return []
-    per_run: dict[tuple[str, str], Counter[int]] = {}
-    for (who, label, status), n in FUZZ_CASES.items():
-        per_run.setdefault((label, who), Counter())[status] += n
-    lines = [f"{sum(FUZZ_CASES.values())} generated cases over {len(per_run)} operation runs"]
-    for (label, who), statuses in sorted(per_run.items()):
-        shown = ", ".join(f"{status}x{n}" for status, n in sorted(statuses.items()))
-        lines.append(f"  {label} [{who}]: {sum(statuses.values())} ({shown})")
-    return lines
 
 
 def bulk(examples: int) -> hypothesis_settings:
