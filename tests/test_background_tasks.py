@@ -240,6 +240,95 @@ async def test_two_workers_at_once_send_each_email_once(app_settings, client_for
     assert len({m.idempotency_key for m in mailer.sent}) == len(mailer.sent) == 20
 
 
+async def _owed_emails(app_settings, client_for, shared_url, count: int):
+    """``count`` emails left pending, as after a crash; an engine on their database."""
+    settings = app_settings.model_copy(update={"database_url": shared_url})
+    async with client_for(create_app(settings)) as api:
+        for n in range(count):
+            await make_user(api, f"user{n}@example.com")
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.update(OutboxEmail).values(status="pending", sent_at=None, attempts=0)
+        )
+    return engine
+
+
+class SlowMailer(MemoryMailer):
+    """Takes ``seconds`` per message, and counts every attempt, repeated keys included."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds, self.attempts = seconds, []
+
+    async def send(self, message: Message) -> None:
+        self.attempts.append(message.idempotency_key)
+        await asyncio.sleep(self.seconds)
+        await super().send(message)
+
+
+async def test_the_last_row_of_a_batch_keeps_its_lease_until_its_work_starts(
+    app_settings, client_for, shared_url
+):
+    """Three rows claimed at once, worked one after another: without a lease started again
+    for each, the third runs past the batch's lease and a second worker sends it too."""
+    engine = await _owed_emails(app_settings, client_for, shared_url, 3)
+    mailer = SlowMailer(0.4)
+    first = BackgroundWorker(engine, mailer, instance="a", lease_seconds=1.0, batch_size=3)
+    second = BackgroundWorker(engine, mailer, instance="b", lease_seconds=1.0, batch_size=3)
+    working = asyncio.create_task(first.run_pending())
+    await asyncio.sleep(1.05)  # the batch's lease has ended; the third email is being sent
+    late = await second.run_pending()
+    done = await working
+    await engine.dispose()
+    assert (done, late) == (3, 0)
+    assert sorted(mailer.attempts) == [f"outbox-email-{n}" for n in (1, 2, 3)]
+
+
+class StallingMailer(MemoryMailer):
+    """The first send hangs until released, then fails; later sends wait for ``go``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release, self.go, self.calls = asyncio.Event(), asyncio.Event(), 0
+
+    async def send(self, message: Message) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            await self.release.wait()
+            raise ConnectionError("timed out after the lease")
+        await self.go.wait()
+        await super().send(message)
+
+
+async def test_a_stale_claim_of_the_same_worker_cannot_settle_the_newer_one(
+    app_settings, client_for, shared_url
+):
+    """The request's task stalls past its lease; the same worker's loop claims the email
+    again and sends it. The stalled send then fails: its outcome must not overwrite the
+    newer claim (the row pending again, due for a third send while the second is running)."""
+    engine = await _owed_emails(app_settings, client_for, shared_url, 1)
+    mailer = StallingMailer()
+    worker = BackgroundWorker(engine, mailer, instance="a", lease_seconds=0.2, interval=0.01)
+    stalled = asyncio.create_task(worker.send_email(1))
+    await asyncio.sleep(0.3)  # the first claim's lease has ended
+    retry = asyncio.create_task(worker.run_pending())
+    while mailer.calls < 2:
+        await asyncio.sleep(0.01)
+    mailer.release.set()
+    await stalled  # its failure arrives while the second claim still holds the row
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(OutboxEmail))).one()
+    assert (row.status, row.attempts, row.lease_until is not None) == ("pending", 2, True)
+    mailer.go.set()
+    assert await retry == 1
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(OutboxEmail))).one()
+    await engine.dispose()
+    assert (row.status, row.attempts, row.error, row.lease_until) == ("sent", 2, None, None)
+    assert [m.idempotency_key for m in mailer.sent] == ["outbox-email-1"]
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("POST", "/users/9/reports"), ("GET", "/reports/9"), ("GET", "/users/9/outbox")],

@@ -31,6 +31,7 @@ from workshop_app.database import create_engine
 from workshop_app.main import create_app
 from workshop_app.migrations import SCRIPT_LOCATION, current_revision, head_revision
 from workshop_app.migrations import require_current_schema as require_current
+from workshop_app.services.event_store import claim_events
 
 pytestmark = [pytest.mark.anyio, pytest.mark.all_databases, pytest.mark.usefixtures("clean_env")]
 
@@ -182,6 +183,10 @@ async def test_the_lease_migration_goes_down_and_up_again_with_rows_in_place(
         "VALUES (1, 'pending', CURRENT_TIMESTAMP)",
         "INSERT INTO stored_events (name, payload, status, attempts, created_at) "
         "VALUES ('user.registered', '{}', 'pending', 0, CURRENT_TIMESTAMP)",
+        # Being dispatched when the old version stopped: its claim had no end.
+        "INSERT INTO stored_events (name, payload, status, attempts, created_at, claimed_at) "
+        "VALUES ('user.registered', '{}', 'dispatching', 1, CURRENT_TIMESTAMP, "
+        "CURRENT_TIMESTAMP)",
     ]
     try:
         async with engine.begin() as connection:
@@ -193,6 +198,8 @@ async def test_the_lease_migration_goes_down_and_up_again_with_rows_in_place(
             report = (await connection.execute(text("SELECT * FROM order_reports"))).one()
         assert (email.attempts, email.claimed_by, email.lease_until) == (0, None, None)
         assert (report.attempts, report.next_attempt_at) == (0, None)
+        claimed = await claim_events(engine, instance="new", lease_seconds=30, limit=10)
+        assert sorted(row.id for row in claimed) == [1, 2]  # the old claim ended with the old app
     finally:
         await engine.dispose()
     assert await inspect_database(database_url, schema_differences) == []

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import pytest
+import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from workshop_app.middleware.rate_limit import InMemoryRateLimitStore
@@ -104,6 +106,38 @@ async def test_an_outage_lets_requests_through_logs_once_and_recovers(caplog):
     assert len(errors) == 1 and "unreachable" in errors[0].getMessage()
     await store.close()
     assert backing.startswith(("unix://", "redis://"))
+
+
+async def test_in_an_outage_one_request_waits_for_the_store_and_the_others_go_through():
+    """A server that accepts connections and never answers: every try costs the timeout.
+    Once per retry period one request pays it; the requests beside it must not."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.listen(64)
+        store = RedisRateLimitStore(
+            f"redis://127.0.0.1:{silent.getsockname()[1]}/0", timeout=0.3, retry_seconds=0.2
+        )
+        store._client = redis.Redis(  # connect() would fail: the server never answers PING
+            connection_pool=redis.BlockingConnectionPool.from_url(
+                store.url, max_connections=32, socket_timeout=0.3, socket_connect_timeout=0.3
+            )
+        )
+        store._sha = "0" * 40
+        try:
+            assert (await store.hit("k", capacity=1, refill_per_second=1, now=0)).allowed
+            await asyncio.sleep(0.25)  # the retry period is over: the next burst may try again
+
+            async def timed() -> float:
+                began = time.perf_counter()
+                assert (await store.hit("k", capacity=1, refill_per_second=1, now=0)).allowed
+                return time.perf_counter() - began
+
+            waits = sorted(await asyncio.gather(*(timed() for _ in range(20))))
+        finally:
+            await store.close()
+    assert waits[-1] >= 0.25 and waits[-2] < 0.1, waits  # one try; nineteen let through
+    assert store.unchecked == 21
 
 
 async def test_it_recovers_when_the_server_is_back(caplog):

@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Claim:
-    """Who holds the rows (one name per worker), and how a failure is retried."""
+    """Who holds the rows (one name per claim: the worker's and a number), and how a failure
+    is retried."""
 
     instance: str
     max_attempts: int = 5

@@ -5,19 +5,23 @@ Right after the response that queued the work, a background task asks the worker
 a restart or a failure left ``pending``. Either way the worker first **claims** the row for
 ``lease_seconds`` (``services/work_queue.py``): any number of workers, in any number of
 processes, share the tables, two never work on the same row, and the rows of a worker that
-died return to the others when its lease ends. What is done with a claimed row, and how a
-failure is retried, is in ``tasks.py``.
+died return to the others when its lease ends. Each claim has a name of its own (the
+worker's, and a number), so a row this worker took over again after its own lease ran out
+is settled by the newer claim only. What is done with a claimed row, and how a failure is
+retried, is in ``tasks.py``.
 """
 
 import asyncio
+import itertools
 import logging
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workshop_app.mail import Mailer
 from workshop_app.models import OrderReport, OutboxEmail
 from workshop_app.periodic import Periodic
-from workshop_app.services.work_queue import Work, claim, claim_due
+from workshop_app.services.work_queue import Work, claim, claim_due, renew
 from workshop_app.tasks import Claim, build_order_report, send_email
 
 logger = logging.getLogger(__name__)
@@ -39,7 +43,9 @@ class BackgroundWorker:
         self.mailer = mailer
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
+        self.instance = instance
         self.claim = Claim(instance, max_attempts=max_attempts, backoff_seconds=interval)
+        self._claims = itertools.count(1)
         self._loop = Periodic(self.run_pending, interval=interval, name="background worker")
 
     @property
@@ -64,13 +70,15 @@ class BackgroundWorker:
 
     async def send_email(self, email_id: int) -> None:
         """Send one outbox email, unless it is done, not due, or another worker holds it."""
-        if await self._claim(OutboxEmail, email_id):
-            await send_email(self.engine, self.mailer, email_id, claim=self.claim)
+        holder = self._new_claim()
+        if await self._claim(OutboxEmail, email_id, holder):
+            await send_email(self.engine, self.mailer, email_id, claim=holder)
 
     async def build_report(self, report_id: int) -> None:
         """Build one report, unless it is done, not due, or another worker holds it."""
-        if await self._claim(OrderReport, report_id):
-            await build_order_report(self.engine, report_id, claim=self.claim)
+        holder = self._new_claim()
+        if await self._claim(OrderReport, report_id, holder):
+            await build_order_report(self.engine, report_id, claim=holder)
 
     async def run_pending(self) -> int:
         """Claim and do the emails and reports that are due; how many were done. Never raises:
@@ -81,28 +89,38 @@ class BackgroundWorker:
                 while ids := await claim_due(
                     self.engine,
                     model,
-                    instance=self.claim.instance,
+                    instance=(holder := self._new_claim()).instance,
                     lease_seconds=self.lease_seconds,
                     limit=self.batch_size,
                 ):
                     for row_id in ids:
-                        done += await self._do(model, row_id)
+                        if await renew(
+                            self.engine,
+                            model,
+                            row_id,
+                            instance=holder.instance,
+                            lease_seconds=self.lease_seconds,
+                        ):
+                            done += await self._do(model, row_id, holder)
             except Exception as exc:
                 logger.error("Background work failed (%s); it waits for the next pass", exc)
         return done
 
-    async def _do(self, model: Work, row_id: int) -> bool:
-        if model is OutboxEmail:
-            return await send_email(self.engine, self.mailer, row_id, claim=self.claim)
-        return await build_order_report(self.engine, row_id, claim=self.claim)
+    def _new_claim(self) -> Claim:
+        return replace(self.claim, instance=f"{self.instance}/{next(self._claims)}")
 
-    async def _claim(self, model: Work, row_id: int) -> bool:
+    async def _do(self, model: Work, row_id: int, holder: Claim) -> bool:
+        if model is OutboxEmail:
+            return await send_email(self.engine, self.mailer, row_id, claim=holder)
+        return await build_order_report(self.engine, row_id, claim=holder)
+
+    async def _claim(self, model: Work, row_id: int, holder: Claim) -> bool:
         try:
             return await claim(
                 self.engine,
                 model,
                 row_id,
-                instance=self.claim.instance,
+                instance=holder.instance,
                 lease_seconds=self.lease_seconds,
             )
         except Exception as exc:  # the loop picks the row up once the database is back

@@ -12,7 +12,8 @@ sends a short hash instead of the script; after a server restart forgets it, it 
 again. When the store cannot be reached, requests are **let through** (fail open): a rate
 limiter protects the service and must not take it down. The outage is logged once when it
 starts and once when it ends, with how many requests went through unchecked
-(``unchecked``); meanwhile the store is tried again at most once per ``retry_seconds``.
+(``unchecked``); meanwhile one request per ``retry_seconds`` tries the store again, and the
+others are let through at once instead of all waiting for an answer that is not coming.
 """
 
 import logging
@@ -68,7 +69,8 @@ class RedisRateLimitStore:
         self.timeout = timeout
         self.retry_seconds = retry_seconds
         self.max_connections = max_connections
-        self.unchecked = 0  # requests let through while the store was unreachable
+        self.unchecked = 0  # requests let through while the store was unreachable, in all
+        self._unchecked_before = 0  # ... when the current outage began
         self._client: redis.Redis | None = None
         self._sha: str | None = None
         self._down_since: float | None = None
@@ -101,8 +103,10 @@ class RedisRateLimitStore:
         """Spend a token in the shared bucket (``now`` is unused: the server's clock counts)."""
         if self._client is None:
             raise RuntimeError("RedisRateLimitStore.connect() was not awaited at startup.")
-        if self._down_since is not None and time.monotonic() < self._retry_at:
-            return self._let_through(capacity)
+        if self._down_since is not None:
+            if time.monotonic() < self._retry_at:
+                return self._let_through(capacity)
+            self._retry_at = time.monotonic() + self.retry_seconds  # this request tries alone
         try:
             reply = await self._run(self.prefix + key, capacity, refill_per_second)
         except (RedisError, OSError) as exc:
@@ -112,8 +116,8 @@ class RedisRateLimitStore:
             logger.warning(
                 "Rate-limit store reachable again after %.1f s; %d request(s) went unchecked",
                 time.monotonic() - self._down_since,
-                self.unchecked,
-                extra={"fields": {"unchecked": self.unchecked}},
+                self.unchecked - self._unchecked_before,
+                extra={"fields": {"unchecked": self.unchecked - self._unchecked_before}},
             )
             self._down_since = None
         allowed, tokens, reset_after, retry_after = reply
@@ -136,6 +140,7 @@ class RedisRateLimitStore:
         self._retry_at = time.monotonic() + self.retry_seconds
         if self._down_since is None:
             self._down_since = time.monotonic()
+            self._unchecked_before = self.unchecked
             logger.error(
                 "Rate-limit store unreachable (%s: %s); letting requests through unchecked",
                 type(exc).__name__,

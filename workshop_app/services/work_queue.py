@@ -75,6 +75,22 @@ async def claim_due(
         return sorted((await connection.execute(statement)).scalars())
 
 
+async def renew(
+    engine: AsyncEngine, model: Work, row_id: int, *, instance: str, lease_seconds: float
+) -> bool:
+    """Start a claimed row's lease again, right before its work starts: the rows of a batch
+    are worked one after another, and the last must not lose its lease while it waits. False
+    when the claim is no longer this worker's (the lease ran out and another took the row)."""
+    statement = (
+        update(model)
+        .where(col(model.id) == row_id, col(model.claimed_by) == instance)
+        .where(col(model.lease_until).is_not(None))
+        .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))
+    )
+    async with engine.begin() as connection:
+        return (await connection.execute(statement)).rowcount == 1
+
+
 async def settle(
     engine: AsyncEngine, model: Work, row_id: int, *, instance: str, **values: Any
 ) -> bool:
