@@ -113,9 +113,13 @@ def package_files() -> dict[str, bytes]:
 def main(argv: list[str]) -> int:
     import checkpoints
 
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
+    notebooks = resolve(argv)  # an unknown name stops here, before anything is written
     checkpoints.main([])
     before = package_files()
-    for path in resolve(argv):
+    for path in notebooks:
         started = time.perf_counter()
         nb = execute(path)
         nbformat.write(nb, path)
