@@ -14,7 +14,12 @@ from sqlalchemy import URL
 
 from workshop_lab.exercises import check, get_exercise, hint
 from workshop_lab.exercises._check import _hints_given
-from workshop_lab.exercises.ex12_capstone import _has_run, _reads_as_words, _repeats
+from workshop_lab.exercises.ex12_capstone import (
+    MIN_DISTINCT_CHARACTERS,
+    _has_run,
+    _reads_as_words,
+    _repeats,
+)
 
 EXERCISE = "12.production_settings"
 KEY = "Qm3vX9tLr2KpW8sZy4BnJ6dHf1GcT5aEu0NxR7oYiMk"  # secrets.token_urlsafe(32)
@@ -318,7 +323,7 @@ def test_a_random_key_is_never_taken_for_a_weak_one() -> None:
         for _ in range(2000):
             key = make()
             assert not any(rule(key) for rule in rules), key
-            assert len(set(key)) >= 10, key
+            assert len(set(key)) >= MIN_DISTINCT_CHARACTERS, key
 
 
 def test_hints_come_one_step_at_a_time_and_name_no_code() -> None:
