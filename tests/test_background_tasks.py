@@ -225,21 +225,6 @@ async def test_the_worker_picks_up_an_email_left_pending_by_a_crash(
     assert app.state.mailer.repeats == 1
 
 
-async def test_two_workers_at_once_send_each_email_once(app_settings, client_for, shared_url):
-    settings = app_settings.model_copy(update={"database_url": shared_url})
-    async with client_for(create_app(settings)) as api:
-        for n in range(20):
-            await make_user(api, f"user{n}@example.com")
-    engine, mailer = create_engine(settings), MemoryMailer()
-    async with engine.begin() as connection:  # twenty emails owed, as after a crash
-        await connection.execute(sa.update(OutboxEmail).values(status="pending"))
-    workers = [BackgroundWorker(engine, mailer, instance=name, batch_size=3) for name in "ab"]
-    done = await asyncio.gather(*(worker.run_pending() for worker in workers))
-    await engine.dispose()
-    assert sum(done) == 20 and mailer.repeats == 0
-    assert len({m.idempotency_key for m in mailer.sent}) == len(mailer.sent) == 20
-
-
 async def _owed_emails(app_settings, client_for, shared_url, count: int):
     """``count`` emails left pending, as after a crash; an engine on their database."""
     settings = app_settings.model_copy(update={"database_url": shared_url})
@@ -252,6 +237,16 @@ async def _owed_emails(app_settings, client_for, shared_url, count: int):
             sa.update(OutboxEmail).values(status="pending", sent_at=None, attempts=0)
         )
     return engine
+
+
+async def test_two_workers_at_once_send_each_email_once(app_settings, client_for, shared_url):
+    engine = await _owed_emails(app_settings, client_for, shared_url, 20)
+    mailer = MemoryMailer()
+    workers = [BackgroundWorker(engine, mailer, instance=name, batch_size=3) for name in "ab"]
+    done = await asyncio.gather(*(worker.run_pending() for worker in workers))
+    await engine.dispose()
+    assert sum(done) == 20 and mailer.repeats == 0
+    assert len({m.idempotency_key for m in mailer.sent}) == len(mailer.sent) == 20
 
 
 class SlowMailer(MemoryMailer):

@@ -114,17 +114,23 @@ async def test_the_loop_picks_up_an_event_left_pending(engine):
     [event] = await record(engine)
     seen = Recorder()
     relay = relay_for(engine, bus_with(seen), interval=0.02)
-    relay.start()
-    try:
-        await wait_until(lambda: _true(seen.seen))
-    finally:
-        assert await relay.stop(timeout=5) == 0
+    assert await loop_until_delivered(relay, seen) == 0
     assert seen.seen == [event] and not relay.running
     assert await statuses(engine) == [("dispatched", 1)]
 
 
 async def _true(value: Any) -> bool:
     return bool(value)
+
+
+async def loop_until_delivered(relay: EventRelay, seen: Recorder) -> int:
+    """Run the relay's loop until it delivers something; what its stop left pending."""
+    relay.start()
+    try:
+        await wait_until(lambda: _true(seen.seen))
+    finally:
+        left = await relay.stop(timeout=5)
+    return left
 
 
 async def claimed_by_a_dead_relay(engine, *, lease_until) -> None:
@@ -153,11 +159,7 @@ async def test_a_claim_whose_lease_ended_is_taken_over_and_delivered_again(engin
     await claimed_by_a_dead_relay(engine, lease_until=utc_now() - timedelta(seconds=1))
     seen = Recorder()
     relay = relay_for(engine, bus_with(seen), interval=0.02)
-    relay.start()
-    try:
-        await wait_until(lambda: _true(seen.seen))
-    finally:
-        await relay.stop(timeout=5)
+    await loop_until_delivered(relay, seen)
     assert seen.seen == [event]  # delivered again: at-least-once
     assert await statuses(engine) == [("dispatched", 2)]
     async with AsyncSession(engine) as session:
