@@ -7,7 +7,10 @@ and the migrations must run before the app starts.
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +132,19 @@ def test_the_image_is_slim_non_root_and_pinned_with_the_postgres_driver():
 def test_local_secrets_and_databases_stay_out_of_the_image():
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", "*.db", ".venv", ".git"} <= set(ignored)
+
+
+def test_with_workers_a_refused_startup_still_exits_zero(tmp_path):
+    """What notebook 10 and its quiz say of the pinned uvicorn: one process exits with
+    status 3 when the lifespan refuses, but the ``--workers`` parent exits with 0, which
+    a supervisor that restarts only on failure reads as success (one process per container)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKSHOP_")}
+    env["WORKSHOP_DATABASE_URL"] = "postgresql+asyncpg://app:pw@127.0.0.1:1/app"  # nothing there
+    command = [sys.executable, "-m", "uvicorn", APP_COMMAND[1], "--factory", "--port", "0"]
+    single = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, timeout=60)
+    workers = subprocess.run(
+        [*command, "--workers", "2"], env=env, cwd=ROOT, capture_output=True, timeout=60
+    )
+    assert single.returncode == 3, single.stderr.decode()[-2000:]
+    assert workers.returncode == 0, workers.stderr.decode()[-2000:]
+    assert b"Application startup failed" in workers.stderr
