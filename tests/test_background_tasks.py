@@ -20,6 +20,7 @@ from workshop_app.database import create_engine
 from workshop_app.mail import MemoryMailer, Message
 from workshop_app.main import create_app
 from workshop_app.models import OutboxEmail
+from workshop_app.services.work_queue import claim_due
 from workshop_app.tasks import orders_csv
 from workshop_app.worker import BackgroundWorker
 
@@ -322,6 +323,36 @@ async def test_a_stale_claim_of_the_same_worker_cannot_settle_the_newer_one(
     await engine.dispose()
     assert (row.status, row.attempts, row.error, row.lease_until) == ("sent", 2, None, None)
     assert [m.idempotency_key for m in mailer.sent] == ["outbox-email-1"]
+
+
+async def test_a_row_whose_work_kills_every_worker_is_failed_after_max_attempts(
+    app_settings, client_for, shared_url, caplog
+):
+    """Each worker that claims the email dies mid-work (nothing settles it), as under the
+    out-of-memory killer: its claims stop at max_attempts, and the row is left 'failed'."""
+    engine = await _owed_emails(app_settings, client_for, shared_url, 1)
+    claimed = []
+    with caplog.at_level(logging.ERROR, logger="workshop_app.services.work_queue"):
+        for n in range(5):  # one claim per lease, each by a worker that then dies
+            dying = {"instance": f"dies-{n}", "lease_seconds": 0.001, "limit": 10}
+            claimed.append(await claim_due(engine, OutboxEmail, **dying, max_attempts=3))
+            await asyncio.sleep(0.01)  # its lease ends
+    mailer = MemoryMailer()
+    worker = BackgroundWorker(engine, mailer, instance="survivor", max_attempts=3)
+    await worker.send_email(1)  # the request's task, late: spent rows are not claimed either
+    assert await worker.run_pending() == 0
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(OutboxEmail))).one()
+    await engine.dispose()
+    assert claimed == [[1], [1], [1], [], []] and mailer.sent == []
+    assert (row.status, row.attempts, row.lease_until) == ("failed", 3, None)
+    assert row.error == (
+        "gave up after 3 attempts; the last one did not finish "
+        "(the worker stopped or crashed mid-work)"
+    )
+    logged = [r.getMessage() for r in caplog.records if r.name.endswith("work_queue")]
+    reason = "claimed 3 times, never finished; left 'failed'"
+    assert logged == [f"Gave up on outbox_emails [1]: {reason}"]
 
 
 @pytest.mark.parametrize(

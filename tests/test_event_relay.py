@@ -25,6 +25,7 @@ from workshop_app.events import DomainEvent, OrderPlaced
 from workshop_app.models import EventStatus, StoredEvent
 from workshop_app.models.base import utc_now
 from workshop_app.services import record_event
+from workshop_app.services.event_store import claim_events
 
 pytestmark = [pytest.mark.anyio, pytest.mark.all_databases]
 
@@ -191,6 +192,34 @@ async def _claimed_by(engine, instance: str) -> bool:
     async with AsyncSession(engine) as session:
         row = await session.get(StoredEvent, 1)
     return row is not None and row.claimed_by == instance
+
+
+async def test_an_event_whose_dispatch_kills_every_relay_is_failed_after_max_attempts(
+    engine, caplog
+):
+    """Each relay that claims the event dies mid-dispatch (nothing settles it): its claims
+    stop at max_attempts, and the row is left 'failed' for a person."""
+    await record(engine)
+    claimed = []
+    with caplog.at_level(logging.ERROR, logger="workshop_app.services.event_store"):
+        for n in range(5):  # one claim per lease, each by a relay that then dies
+            dying = {"instance": f"dies-{n}", "lease_seconds": 0.001, "limit": 10}
+            rows = await claim_events(engine, **dying, max_attempts=3)
+            claimed.append([row.id for row in rows])
+            await asyncio.sleep(0.01)  # its lease ends
+    seen = Recorder()
+    assert await relay_for(engine, bus_with(seen), max_attempts=3).dispatch_pending() == 0
+    assert claimed == [[1], [1], [1], [], []] and seen.seen == []
+    async with AsyncSession(engine) as session:
+        row = await session.get(StoredEvent, 1)
+    assert (row.status, row.attempts, row.lease_until) == (EventStatus.FAILED, 3, None)
+    assert row.error == (
+        "gave up after 3 attempts; the last one did not finish "
+        "(the relay stopped or crashed mid-dispatch)"
+    )
+    logged = [r.getMessage() for r in caplog.records if r.name.endswith("event_store")]
+    reason = "claimed 3 times, never finished; left 'failed'"
+    assert logged == [f"Gave up on stored_events [1]: {reason}"]
 
 
 async def test_stop_drains_the_queued_events(engine):

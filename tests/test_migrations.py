@@ -198,7 +198,9 @@ async def test_the_lease_migration_goes_down_and_up_again_with_rows_in_place(
             report = (await connection.execute(text("SELECT * FROM order_reports"))).one()
         assert (email.attempts, email.claimed_by, email.lease_until) == (0, None, None)
         assert (report.attempts, report.next_attempt_at) == (0, None)
-        claimed = await claim_events(engine, instance="new", lease_seconds=30, limit=10)
+        claimed = await claim_events(
+            engine, instance="new", lease_seconds=30, limit=10, max_attempts=3
+        )
         assert sorted(row.id for row in claimed) == [1, 2]  # the old claim ended with the old app
     finally:
         await engine.dispose()

@@ -104,6 +104,7 @@ class EventRelay:
                     instance=self.instance,
                     lease_seconds=self.lease_seconds,
                     limit=self.batch_size,
+                    max_attempts=self.max_attempts,
                 ):
                     for row in claimed:
                         dispatched += await self._deliver(row)

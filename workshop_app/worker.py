@@ -92,6 +92,7 @@ class BackgroundWorker:
                     instance=(holder := self._new_claim()).instance,
                     lease_seconds=self.lease_seconds,
                     limit=self.batch_size,
+                    max_attempts=self.claim.max_attempts,
                 ):
                     for row_id in ids:
                         if await renew(
@@ -122,6 +123,7 @@ class BackgroundWorker:
                 row_id,
                 instance=holder.instance,
                 lease_seconds=self.lease_seconds,
+                max_attempts=self.claim.max_attempts,
             )
         except Exception as exc:  # the loop picks the row up once the database is back
             logger.error("Could not claim %s %s (%s)", model.__tablename__, row_id, exc)

@@ -11,6 +11,7 @@ rows of a relay that died return to the others when its lease ends), and ``settl
 writes how each went, only for the relay that still holds it.
 """
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -23,6 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from workshop_app.events import DomainEvent
 from workshop_app.models import EventStatus, StoredEvent
 from workshop_app.models.base import utc_now
+
+logger = logging.getLogger(__name__)
 
 UNFINISHED = (EventStatus.PENDING, EventStatus.DISPATCHING)
 
@@ -46,35 +49,63 @@ async def list_events(
     return (await session.exec(query.limit(limit).offset(offset))).all(), total
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def _claimable(now: datetime, max_attempts: int) -> ColumnElement[bool]:
     """Pending and due (a retry waits for its ``next_attempt_at``), or claimed under a lease
-    that ended: the relay that held it stopped before it settled the row."""
+    that ended: the relay that held it stopped before it settled the row. Either way with an
+    attempt left."""
     due = or_(col(StoredEvent.next_attempt_at).is_(None), col(StoredEvent.next_attempt_at) <= now)
-    return or_(
-        and_(col(StoredEvent.status) == EventStatus.PENDING, due),
-        and_(
-            col(StoredEvent.status) == EventStatus.DISPATCHING, col(StoredEvent.lease_until) < now
-        ),
+    return and_(
+        or_(and_(col(StoredEvent.status) == EventStatus.PENDING, due), _abandoned(now)),
+        col(StoredEvent.attempts) < max_attempts,
+    )
+
+
+def _abandoned(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(StoredEvent.status) == EventStatus.DISPATCHING, col(StoredEvent.lease_until) < now
+    )
+
+
+def _spent(now: datetime, max_attempts: int) -> ColumnElement[bool]:
+    """No attempt left and no live lease, yet not settled: the last relay to claim it stopped
+    or crashed mid-dispatch (a failure it survived is written ``failed``)."""
+    return and_(
+        or_(col(StoredEvent.status) == EventStatus.PENDING, _abandoned(now)),
+        col(StoredEvent.attempts) >= max_attempts,
     )
 
 
 async def claim_events(
-    engine: AsyncEngine, *, instance: str, lease_seconds: float, limit: int
+    engine: AsyncEngine, *, instance: str, lease_seconds: float, limit: int, max_attempts: int
 ) -> list[Row]:
-    """Claim up to ``limit`` events, oldest first, for ``lease_seconds``; return them.
+    """Claim up to ``limit`` events, oldest first, for ``lease_seconds``; return them. First
+    mark ``failed`` the events claimed ``max_attempts`` times that never finished.
 
     One UPDATE whose subquery picks the rows ``FOR UPDATE SKIP LOCKED``: on PostgreSQL two
     relays claim at once without waiting for each other and never get the same row (SQLite
     has no such clause and needs none: its writers take turns).
     """
     now = utc_now()
+    spent = _spent(now, max_attempts)
     async with engine.connect() as connection:  # look before writing: idle loops never lock
-        anything = select(StoredEvent.id).where(_claimable(now)).limit(1)
-        if (await connection.execute(anything)).first() is None:
+        anything = select(StoredEvent.id).where(or_(_claimable(now, max_attempts), spent))
+        if (await connection.execute(anything.limit(1))).first() is None:
             return []
+    give_up = (
+        update(StoredEvent)
+        .where(spent)
+        .values(
+            status=EventStatus.FAILED,
+            error=f"gave up after {max_attempts} attempts; the last one did not finish "
+            "(the relay stopped or crashed mid-dispatch)",
+            next_attempt_at=None,
+            lease_until=None,
+        )
+        .returning(col(StoredEvent.id))
+    )
     claimable = (
         select(StoredEvent.id)
-        .where(_claimable(now))
+        .where(_claimable(now, max_attempts))
         .order_by(col(StoredEvent.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -95,6 +126,13 @@ async def claim_events(
         )
     )  # fmt: skip
     async with engine.begin() as connection:
+        if failed := (await connection.execute(give_up)).scalars().all():
+            logger.error(
+                "Gave up on stored_events %s: claimed %d times, never finished; left 'failed'",
+                sorted(failed),
+                max_attempts,
+                extra={"fields": {"table": "stored_events", "row_ids": sorted(failed)}},
+            )
         return sorted((await connection.execute(claim)).all(), key=lambda row: row.id)
 
 

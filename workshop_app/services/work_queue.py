@@ -1,12 +1,15 @@
 """Rows of background work, claimed by one worker at a time: outbox emails, order reports.
 
-Each table has the columns of ``ClaimedWork``. A worker claims a ``pending`` row that is due
-and not held by a live lease, does the work, and settles the row (only while the claim is
-still its own). The claim is one UPDATE, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL when
-it picks several rows: workers in several processes never take the same row, and the rows
-of a worker that died return to the others when its lease ends.
+Each table has the columns of ``ClaimedWork``. A worker claims a ``pending`` row that is due,
+not held by a live lease and claimed fewer than ``max_attempts`` times, does the work, and
+settles the row (only while the claim is still its own). The claim is one UPDATE, with ``FOR
+UPDATE SKIP LOCKED`` on PostgreSQL when it picks several rows: workers in several processes
+never take the same row, and the rows of a worker that died return to the others when its
+lease ends. ``attempts`` counts claims, so a row whose work kills every worker that takes it
+stops at ``max_attempts``: the claim marks it ``failed``, for a person.
 """
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -17,15 +20,29 @@ from sqlmodel import col, select
 from workshop_app.models import OrderReport, OutboxEmail
 from workshop_app.models.base import utc_now
 
+logger = logging.getLogger(__name__)
+
 Work = type[OutboxEmail] | type[OrderReport]
 
 
-def _claimable(model: Work, now: Any) -> ColumnElement[bool]:
-    """Pending, due (after a failure, a retry waits), and not held by a live lease."""
+def _claimable(model: Work, now: Any, max_attempts: int) -> ColumnElement[bool]:
+    """Pending, due (after a failure, a retry waits), not held by a live lease, and with an
+    attempt left."""
     return and_(
         col(model.status) == "pending",
         or_(col(model.next_attempt_at).is_(None), col(model.next_attempt_at) <= now),
         or_(col(model.lease_until).is_(None), col(model.lease_until) < now),
+        col(model.attempts) < max_attempts,
+    )
+
+
+def _spent(model: Work, now: Any, max_attempts: int) -> ColumnElement[bool]:
+    """Pending with no attempt left and no live lease: the last claim never settled the row
+    (its worker stopped or crashed mid-work; a failure it survived is written ``failed``)."""
+    return and_(
+        col(model.status) == "pending",
+        or_(col(model.lease_until).is_(None), col(model.lease_until) < now),
+        col(model.attempts) >= max_attempts,
     )
 
 
@@ -38,30 +55,56 @@ def _claim(model: Work, now: Any, *, instance: str, lease_seconds: float) -> Any
 
 
 async def claim(
-    engine: AsyncEngine, model: Work, row_id: int, *, instance: str, lease_seconds: float
+    engine: AsyncEngine,
+    model: Work,
+    row_id: int,
+    *,
+    instance: str,
+    lease_seconds: float,
+    max_attempts: int,
 ) -> bool:
-    """Claim one row; False if it is not claimable (done, not due, or held)."""
+    """Claim one row; False if it is not claimable (done, not due, held, or spent)."""
     now = utc_now()
     statement = _claim(model, now, instance=instance, lease_seconds=lease_seconds).where(
-        col(model.id) == row_id, _claimable(model, now)
+        col(model.id) == row_id, _claimable(model, now, max_attempts)
     )
     async with engine.begin() as connection:
         return (await connection.execute(statement)).rowcount == 1
 
 
 async def claim_due(
-    engine: AsyncEngine, model: Work, *, instance: str, lease_seconds: float, limit: int
+    engine: AsyncEngine,
+    model: Work,
+    *,
+    instance: str,
+    lease_seconds: float,
+    limit: int,
+    max_attempts: int,
 ) -> list[int]:
-    """Claim up to ``limit`` claimable rows, oldest first; their ids. Looks before it
-    writes: an idle worker, every second, must not queue for the database's write lock."""
+    """Claim up to ``limit`` claimable rows, oldest first; their ids. First mark ``failed``
+    the rows whose attempts are spent. Looks before it writes: an idle worker, every
+    second, must not queue for the database's write lock."""
     now = utc_now()
+    claimable, spent = _claimable(model, now, max_attempts), _spent(model, now, max_attempts)
     async with engine.connect() as connection:
-        anything = select(model.id).where(_claimable(model, now)).limit(1)
+        anything = select(model.id).where(or_(claimable, spent)).limit(1)
         if (await connection.execute(anything)).first() is None:
             return []
+    give_up = (
+        update(model)
+        .where(spent)
+        .values(
+            status="failed",
+            error=f"gave up after {max_attempts} attempts; the last one did not finish "
+            "(the worker stopped or crashed mid-work)",
+            lease_until=None,
+            next_attempt_at=None,
+        )
+        .returning(col(model.id))
+    )
     picked = (
         select(model.id)
-        .where(_claimable(model, now))
+        .where(claimable)
         .order_by(col(model.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -72,6 +115,14 @@ async def claim_due(
         .returning(col(model.id))
     )
     async with engine.begin() as connection:
+        if failed := (await connection.execute(give_up)).scalars().all():
+            logger.error(
+                "Gave up on %s %s: claimed %d times, never finished; left 'failed'",
+                model.__tablename__,
+                sorted(failed),
+                max_attempts,
+                extra={"fields": {"table": model.__tablename__, "row_ids": sorted(failed)}},
+            )
         return sorted((await connection.execute(statement)).scalars())
 
 
