@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
-from bare_app import create_bare_app, raw_app
+from bare_app import create_bare_app, create_bare_read_app, raw_app
 from base_http_middleware import (
     BaseAccessLogMiddleware,
     BaseRateLimitMiddleware,
@@ -158,6 +158,7 @@ async def build_cases(stack: AsyncExitStack, workdir: Path, *, quick: bool) -> l
     expect(201, created)
     user_id = created.json()["id"]
     password_hash = await _stored_hash(engine, user_id)
+    bare_read = await start(stack, create_bare_read_app(engine))
 
     async def read_statements(_: int) -> None:
         """What ``GET /users/{id}`` sends to the database: the SELECT by key, COMMIT."""
@@ -213,8 +214,11 @@ async def build_cases(stack: AsyncExitStack, workdir: Path, *, quick: bool) -> l
              read_statements),
         Case("read_service", "read: UserService.get", "read_statements", database,
              read_service),
-        Case("read_stack", "read: GET /users/{id}, full app", "read_statements", database,
-             get(full, user_path, AUTH_HEADERS)),
+        Case("read_bare", "read: GET /users/{id}, bare FastAPI + SQLModel", "read_statements",
+             database, get(bare_read, user_path)),
+        Case("read_stack", "read: GET /users/{id}, full app", "read_bare", database,
+             get(full, user_path, AUTH_HEADERS),
+             ("<=", 1.1), "a read by id <= 1.1x the bare FastAPI + SQLModel route"),
         Case("write_statements", "write: session.add + commit", None, database,
              write_statements),
         Case("write_service", "write: UserService.create", "write_statements", hashing,

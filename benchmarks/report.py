@@ -175,7 +175,8 @@ def headline_table(results: dict) -> Table:
 
     add("full app vs bare FastAPI (in-process GET, latency)", "inprocess.full_app", _ratio)
     add("3 middleware as BaseHTTPMiddleware vs pure ASGI", "inprocess.base_http_three", _ratio)
-    add("read through the stack vs the statements alone", "inprocess.read_stack", _ratio)
+    add("read by id through the stack vs bare FastAPI + SQLModel", "inprocess.read_stack",
+        _ratio)  # fmt: skip
     add("write through the stack vs the statements alone", "inprocess.write_stack", _ratio)
     add("write through the stack vs UserService.create alone", "inprocess.write_stack",
         lambda c: _ratio(c["details"], "service_ratio"))  # fmt: skip

@@ -31,6 +31,7 @@ INPROCESS_CASES = {
     "full_app",
     "read_statements",
     "read_service",
+    "read_bare",
     "read_stack",
     "write_statements",
     "write_service",
