@@ -96,10 +96,14 @@ def test_quick_run_has_every_in_process_case_with_samples_and_ratios(quick_run):
     assert_summary(cases["inprocess.write_stack"]["details"]["service_ratio"])
 
 
-def test_quick_run_reports_the_two_layer_targets(quick_run):
+def test_quick_run_reports_the_in_process_targets(quick_run):
     results, _ = quick_run
     targets = {target["case"]: target for target in results["targets"]}
-    assert set(targets) == {"inprocess.full_app", "inprocess.base_http_three"}
+    assert set(targets) == {
+        "inprocess.full_app",
+        "inprocess.base_http_three",
+        "inprocess.read_stack",
+    }
     for target in targets.values():
         assert isinstance(target["met"], bool)
         assert target["comparison"] in {"<=", ">"}
