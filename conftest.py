@@ -8,6 +8,12 @@
   which notebooks ran before it, and it starts from its own checkpoint.
   ``tools/regen.py`` does the same.
 * The sanitize file is found from here, wherever pytest is started.
+* After nbval has run a notebook's cells, one more item of that notebook,
+  ``second run in the same kernel``, runs every cell again in nbval's own kernel and
+  fails, naming the notebook and the cell, if one raises: a notebook must survive being
+  run twice. It reuses the kernel instead of running the notebook a third time in
+  another one, and it is a child of the notebook's collector, so it runs right after the
+  cells, before the kernel stops, on the same pytest-xdist worker (``--dist loadfile``).
 * With ``WORKSHOP_TEST_CHECKPOINT=NN``, the session tests the package as notebooks 01..NN
   leave it, not the repository's finished app: ``import workshop_app`` finds only that
   checkpoint, as in a learner's kernel. ``tests/test_exercises_at_checkpoints.py`` runs
@@ -18,9 +24,11 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +37,7 @@ SANITIZE_FILE = ROOT / "tests" / "nbval_sanitize.cfg"
 _progress_dir = Path(tempfile.mkdtemp(prefix="workshop-progress-"))
 atexit.register(shutil.rmtree, _progress_dir, ignore_errors=True)
 CHECKPOINT_VARIABLE = "WORKSHOP_TEST_CHECKPOINT"
+SECOND_RUN = "second run in the same kernel"
 
 
 def _use_checkpoint(notebook: str) -> None:
@@ -67,4 +76,108 @@ def pytest_runtest_setup(item: pytest.Item):
     if item.path.suffix == ".ipynb":
         os.environ["WORKSHOP_PROGRESS_FILE"] = str(_progress_dir / f"{item.path.stem}.sqlite3")
         os.environ["WORKSHOP_WORKSPACE"] = str(_progress_dir / f"workspace-{item.path.stem}")
+    return (yield)
+
+
+# --- every notebook, run a second time in nbval's kernel --------------------------------
+
+
+class NotebookRunError(Exception):
+    """A cell raised on the run named by ``which`` of a notebook in one kernel."""
+
+    def __init__(self, item: SecondRun, which: str, cell: Any, detail: str) -> None:
+        self.cell = cell
+        self.detail = detail
+        notebook = item.nodeid.split("::")[0]
+        super().__init__(
+            f"{notebook}: Cell {cell.cell_num} failed on the {which} run in one kernel"
+        )
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class SecondRun(pytest.Item):
+    """Every cell of the notebook again, in the kernel nbval ran it in (``IPyNbFile.kernel``,
+    stopped when the notebook's last item is done). Cells that nbval skips are skipped here
+    too; a cell tagged ``raises-exception`` may raise. When nbval did not run every cell in
+    this kernel first (this item selected on its own), it runs the notebook twice itself."""
+
+    def __init__(self, *, cells: list, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cells = [cell for cell in cells if not cell.options["skip"]]
+
+    def runtest(self) -> None:
+        kernel = self.parent.kernel
+        if kernel is None or not kernel.is_alive():
+            raise RuntimeError(
+                f"{self.path.name}: the kernel is not running any more (a cell of the first "
+                "run timed out or killed it), so the second run cannot be checked"
+            )
+        first_run_done = {cell.cell_num for cell in self.cells} <= _first_run(self.parent)
+        runs = ["second"] if first_run_done else ["first", "second"]
+        timeout = self.config.option.nbval_cell_timeout
+        for which in runs:
+            for cell in self.cells:
+                try:
+                    reply = kernel.kc.execute_interactive(
+                        cell.cell.source,
+                        store_history=False,
+                        allow_stdin=False,
+                        stop_on_error=False,
+                        timeout=timeout,
+                        output_hook=lambda msg: None,
+                    )
+                except TimeoutError:
+                    kernel.interrupt()
+                    raise NotebookRunError(
+                        self, which, cell, f"no reply within {timeout:g} seconds"
+                    ) from None
+                content = reply["content"]
+                if content["status"] == "error" and not cell.options["check_exception"]:
+                    traceback = _ANSI.sub("", "\n".join(content.get("traceback", [])))
+                    raise NotebookRunError(
+                        self, which, cell, f"{content['ename']}: {content['evalue']}\n{traceback}"
+                    )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
+        exc = excinfo.value
+        if not isinstance(exc, NotebookRunError):
+            return super().repr_failure(excinfo, style=style)
+        return (
+            f"{exc}: every notebook must run again, top to bottom in the kernel that "
+            f"ran it, without an error.\n\nInput of Cell {exc.cell.cell_num}:\n"
+            f"{exc.cell.cell.source}\n\n{exc.detail}"
+        )
+
+    def reportinfo(self) -> tuple[Path, None, str]:
+        return self.path, None, self.nodeid
+
+
+def _first_run(notebook: pytest.Collector) -> set[int]:
+    """The cells nbval has executed in this notebook's kernel."""
+    return notebook.__dict__.setdefault("_workshop_cells_run", set())
+
+
+def _is_nbval_notebook(collector: pytest.Collector) -> bool:
+    try:
+        from nbval.plugin import IPyNbFile
+    except ImportError:
+        return False
+    return isinstance(collector, IPyNbFile)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    if report.passed and _is_nbval_notebook(collector) and report.result:
+        cells = list(report.result)
+        report.result.append(SecondRun.from_parent(collector, name=SECOND_RUN, cells=cells))
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    if _is_nbval_notebook(item.parent) and not isinstance(item, SecondRun):
+        _first_run(item.parent).add(item.cell_num)
     return (yield)

@@ -3,13 +3,17 @@
 nbval (run by the same pytest command) compares every stored output. The rules
 here catch what nbval cannot: a notebook saved without outputs compares
 nothing; outputs from a reused kernel; a package that drifted from the cells
-that are supposed to be its source; a notebook that breaks when run twice.
+that are supposed to be its source. That every notebook runs twice in one kernel is
+checked by nbval's own run: the item ``second run in the same kernel`` of each notebook
+(``conftest.py`` at the root), proven below on a notebook that breaks when run twice.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,11 +52,6 @@ def test_no_widget_state_or_timing_stored(path):
 
 def test_writefile_cells_build_the_package_in_shown_small_steps():
     assert writefile_problems() == []
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_runs_twice_in_one_kernel(path):
-    regen.execute(path, runs=2)
 
 
 # --- the rules themselves fail on deliberately broken notebooks and files -----------
@@ -146,6 +145,51 @@ def test_writefile_rule_wants_workspace_paths_diffs_before_rewrites_and_small_st
         f"05_e.ipynb cell 1: adds {MAX_ADDED_LINES + 1} lines to workshop_app/big.py at once "
         f"(at most {MAX_ADDED_LINES}): build it up in steps"
     ]
+
+
+def _run_nbval(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest with nbval (strict) and the repository's conftest, and no other plugin (they
+    take seconds to import), on the notebooks in ``folder``."""
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", str(folder / "pytest.ini"), "-p", "nbval"]
+        + ["-p", "conftest", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env"]
+        + ["-rA", *args],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_nbval_runs_each_notebook_again_in_its_kernel_and_names_the_cell_that_breaks(tmp_path):
+    def notebook(*sources_and_outputs: tuple[str, list]) -> dict:
+        cells = [_code(src, n, outs) for n, (src, outs) in enumerate(sources_and_outputs, start=1)]
+        return _notebook(*({**cell, "id": f"cell-{n}"} for n, cell in enumerate(cells)))
+
+    good = notebook(("x = 1", []), ("print('hi')", [STREAM]))
+    _write(tmp_path, "00_good.ipynb", good)
+    once = notebook(("import pathlib", []), ("pathlib.Path('made-by-a-run').mkdir()", []))
+    _write(tmp_path, "01_once.ipynb", once)
+
+    result = _run_nbval(tmp_path)
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:] + result.stderr[-3000:]
+    # nbval's run passes every cell, and the good notebook's second run too ...
+    assert "1 failed, 5 passed" in out, out[-3000:]
+    assert "PASSED 00_good.ipynb::second run in the same kernel" in out, out[-3000:]
+    assert "PASSED 01_once.ipynb::Cell 1" in out, out[-3000:]
+    # ... and the second run, in that same kernel, fails on the cell that cannot run twice.
+    assert "FAILED 01_once.ipynb::second run in the same kernel" in out, out[-3000:]
+    assert "01_once.ipynb: Cell 1 failed on the second run in one kernel" in out, out[-3000:]
+    assert "pathlib.Path('made-by-a-run').mkdir()" in out and "FileExistsError" in out
+
+    # Chosen on its own, the item runs the notebook twice itself, in a fresh kernel.
+    (tmp_path / "made-by-a-run").rmdir()
+    alone = _run_nbval(tmp_path, "01_once.ipynb::second run in the same kernel")
+    assert "= 1 failed in" in alone.stdout, alone.stdout[-3000:]
+    assert "01_once.ipynb: Cell 1 failed on the second run in one kernel" in alone.stdout
 
 
 # --- anatomy and navigation --------------------------------------------------------

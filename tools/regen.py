@@ -41,8 +41,9 @@ def notebook_client(nb: nbformat.NotebookNode, path: Path) -> NotebookClient:
 def execute(path: Path, *, runs: int = 1) -> nbformat.NotebookNode:
     """Run every cell ``runs`` times in ONE fresh kernel; return the notebook of the last run.
 
-    ``runs=2`` is how the tests prove a notebook survives being run again in the
-    same kernel. Raises ``nbclient.exceptions.CellExecutionError`` on the first error.
+    ``runs=2`` checks by hand that a notebook survives being run again in the same kernel
+    (the tests check it in nbval's kernel: ``SecondRun`` in the root ``conftest.py``).
+    Raises ``nbclient.exceptions.CellExecutionError`` on the first error.
     """
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="workshop-regen-") as tmp:
