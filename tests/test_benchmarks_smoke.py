@@ -29,6 +29,7 @@ INPROCESS_CASES = {
     "pure_three",
     "base_http_three",
     "full_app",
+    "full_app_queued_log",
     "read_statements",
     "read_service",
     "read_bare",
