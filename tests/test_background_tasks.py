@@ -282,7 +282,9 @@ async def test_the_last_row_of_a_batch_keeps_its_lease_until_its_work_starts(
 
 
 class StallingMailer(MemoryMailer):
-    """The first send hangs until released, then fails; later sends wait for ``go``."""
+    """The first send hangs until released, past the worker's time limit too (as a process
+    paused, or a client that finishes its own way first, does), then fails; later sends wait
+    for ``go``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -291,7 +293,10 @@ class StallingMailer(MemoryMailer):
     async def send(self, message: Message) -> None:
         self.calls += 1
         if self.calls == 1:
-            await self.release.wait()
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                await self.release.wait()
             raise ConnectionError("timed out after the lease")
         await self.go.wait()
         await super().send(message)
@@ -353,6 +358,42 @@ async def test_a_row_whose_work_kills_every_worker_is_failed_after_max_attempts(
     logged = [r.getMessage() for r in caplog.records if r.name.endswith("work_queue")]
     reason = "claimed 3 times, never finished; left 'failed'"
     assert logged == [f"Gave up on outbox_emails [1]: {reason}"]
+
+
+class HangingMailer(MemoryMailer):
+    """Never answers for the emails in ``hangs``; delivers the others."""
+
+    def __init__(self, *hangs: str) -> None:
+        super().__init__()
+        self.hangs = set(hangs)
+
+    async def send(self, message: Message) -> None:
+        if message.idempotency_key in self.hangs:
+            await asyncio.Event().wait()
+        await super().send(message)
+
+
+async def test_a_hung_send_is_cut_off_then_retried_then_failed(
+    app_settings, client_for, shared_url
+):
+    """A provider that never answers for one email: each attempt ends after half the lease,
+    as a failure, retried after its backoff; the other emails go out; then the row fails."""
+    engine = await _owed_emails(app_settings, client_for, shared_url, 3)
+    mailer = HangingMailer("outbox-email-1")
+    worker = BackgroundWorker(
+        engine, mailer, instance="a", lease_seconds=0.4, max_attempts=2, interval=0.01
+    )
+    started = asyncio.get_running_loop().time()
+    async with asyncio.timeout(5):  # without a limit the pass never ends
+        assert await worker.run_pending() == 2  # emails 2 and 3
+    took = asyncio.get_running_loop().time() - started
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(OutboxEmail).where(OutboxEmail.id == 1))).one()
+    await engine.dispose()
+    assert 0.4 <= took < 0.8  # two attempts, each cut off at half the lease (0.2 s)
+    assert (row.status, row.attempts) == ("failed", 2)
+    assert row.error == "TimeoutError: not finished within 0.2 s"
+    assert sorted(m.idempotency_key for m in mailer.sent) == ["outbox-email-2", "outbox-email-3"]
 
 
 @pytest.mark.parametrize(

@@ -172,8 +172,12 @@ async def test_a_relay_whose_lease_ran_out_does_not_overwrite_the_new_owner(engi
     await record(engine)
     release = asyncio.Event()
 
-    async def slow(event: DomainEvent) -> None:
-        await release.wait()
+    async def slow(event: DomainEvent) -> None:  # past the time limit too, as a paused process
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            await release.wait()
+            raise
 
     late = relay_for(engine, bus_with(slow), "late", lease_seconds=0.05)
     dispatching = asyncio.create_task(late.dispatch_pending())
@@ -279,6 +283,33 @@ async def test_nothing_is_lost_when_a_handler_fails(engine):
     assert await relay.dispatch_pending() == 1
     assert calls == ["sometimes", "sometimes"] and other.seen == [event]
     assert await statuses(engine) == [("dispatched", 2)]
+
+
+async def test_a_hung_handler_is_cut_off_and_the_pass_goes_on(engine):
+    """The handler never returns for the first event: after half the lease the attempt
+    fails, for every handler (which ran is not known), and the next event is dispatched."""
+    first, second = await record(engine, 2)
+    seen = Recorder()
+
+    async def hangs_on_the_first(event: DomainEvent) -> None:
+        if event.event_id == first.event_id:
+            await asyncio.Event().wait()
+
+    relay = relay_for(engine, bus_with(seen, hangs_on_the_first), lease_seconds=0.4)
+    started = asyncio.get_running_loop().time()
+    async with asyncio.timeout(5):  # without a limit the pass never ends
+        assert await relay.dispatch_pending() == 1
+    took = asyncio.get_running_loop().time() - started
+    assert 0.2 <= took < 0.4 and seen.seen == [first, second]
+    assert await statuses(engine) == [("pending", 1), ("dispatched", 1)]
+    async with AsyncSession(engine) as session:
+        row = await session.get(StoredEvent, 1)
+    assert row.failed_handlers == '["handler0", "handler1"]'
+    assert row.error == (
+        "handler0: TimeoutError: not finished within 0.2 s; "
+        "handler1: TimeoutError: not finished within 0.2 s"
+    )
+    assert row.next_attempt_at is not None and row.lease_until is None
 
 
 async def test_an_unreadable_event_fails_at_once(engine):

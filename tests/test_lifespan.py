@@ -403,7 +403,8 @@ async def test_events_left_at_a_shutdown_timeout_go_out_at_the_next_start(
 
     monkeypatch.setattr(lifespan_module, "build_app_events", build_with_a_stuck_handler)
     first = with_probes(
-        create_app(file_settings(database, shutdown_timeout_seconds=0.2, lease_seconds=0.3))
+        # the handlers' time limit (half the lease) is longer than the shutdown's
+        create_app(file_settings(database, shutdown_timeout_seconds=0.2, lease_seconds=0.6))
     )
     with caplog.at_level(logging.WARNING, logger="workshop_app"):
         async with client_for(first) as client:
@@ -415,7 +416,7 @@ async def test_events_left_at_a_shutdown_timeout_go_out_at_the_next_start(
     assert status in ("pending", "dispatching")  # not dispatched, and not lost
 
     monkeypatch.setattr(lifespan_module, "build_app_events", real_build)
-    await asyncio.sleep(0.3)  # the stopped relay's lease ends
+    await asyncio.sleep(0.6)  # the stopped relay's lease ends
     async with client_for(create_app(file_settings(database))):
         pass  # the next relay takes the claim over; its shutdown drain dispatches it
 

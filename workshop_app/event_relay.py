@@ -6,8 +6,11 @@ share the table, none takes a row another holds, and the rows of a relay that di
 to the others when its lease ends. Then one of three outcomes is written: ``dispatched``;
 ``pending`` again with the handlers that failed, not to be retried before
 ``next_attempt_at`` (``interval`` seconds, doubling with each attempt), and then only those
-handlers; or ``failed`` once ``max_attempts`` is spent. Delivery is at least once (a relay
-that dies after the handlers ran leaves the event to run again), so handlers are idempotent.
+handlers; or ``failed`` once ``max_attempts`` is spent. An event's handlers get half the
+lease: past that they are cut off, and the attempt counts as failed for all of them (which
+ran is not known), so one hung handler neither holds the pass nor outlives the claim.
+Delivery is at least once (a relay that dies after the handlers ran leaves the event to run
+again), so handlers are idempotent.
 
 ``dispatch_pending`` runs after each response that recorded events (a background task)
 and in a loop every ``interval`` seconds, the safety net for anything left pending.
@@ -49,6 +52,7 @@ class EventRelay:
         self.bus = bus
         self.instance = instance  # who holds a claim: one name per app, unique across hosts
         self.lease_seconds = lease_seconds
+        self.timeout_seconds = lease_seconds / 2  # an event's handlers end well before its lease
         self.interval = interval
         self.max_attempts = max_attempts
         self.batch_size = batch_size
@@ -121,7 +125,12 @@ class EventRelay:
             await self._settle(claimed, EventStatus.FAILED, error=describe_error(exc))
             return False
         owed = json.loads(claimed.failed_handlers) if claimed.failed_handlers else None
-        failures = await self.bus.publish(event, only=owed)
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                failures = await self.bus.publish(event, only=owed)
+        except TimeoutError:  # publish catches its handlers' errors: this is the time limit
+            error = f"TimeoutError: not finished within {self.timeout_seconds:g} s"
+            failures = dict.fromkeys(owed or self.bus.handler_names(type(event)), error)
         if not failures:
             return await self._settle(claimed, EventStatus.DISPATCHED, dispatched_at=utc_now())
         gave_up = claimed.attempts >= self.max_attempts

@@ -11,11 +11,14 @@ provider drops the repeat of a send whose outcome a crash lost. Each function op
 session: the request's session was committed and closed before the response went out.
 """
 
+import asyncio
 import csv
 import io
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
@@ -36,15 +39,18 @@ from workshop_app.services.work_queue import Work, settle
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Claim:
-    """Who holds the rows (one name per claim: the worker's and a number), and how a failure
-    is retried."""
+    """Who holds the rows (one name per claim: the worker's and a number), how long a row's
+    work may take, and how a failure is retried."""
 
     instance: str
     max_attempts: int = 5
     backoff_seconds: float = 1.0  # before the second attempt; doubling after each failure
+    timeout_seconds: float = 15.0  # less than the lease: the work ends before the claim does
 
 
 async def send_email(engine: AsyncEngine, mailer: Mailer, email_id: int, *, claim: Claim) -> bool:
@@ -60,7 +66,7 @@ async def send_email(engine: AsyncEngine, mailer: Mailer, email_id: int, *, clai
         idempotency_key=f"outbox-email-{email_id}",
     )
     try:
-        await mailer.send(message)
+        await _within(claim.timeout_seconds, mailer.send(message))
     except Exception as exc:
         await _failed(engine, OutboxEmail, email_id, email.attempts, exc, claim)
         return False
@@ -83,7 +89,7 @@ async def build_order_report(engine: AsyncEngine, report_id: int, *, claim: Clai
         if report is None:
             return False
         try:
-            text = await orders_csv(session, report.user_id)
+            text = await _within(claim.timeout_seconds, orders_csv(session, report.user_id))
         except Exception as exc:
             failure = exc
     if failure is not None:  # outside the session: its connection is back in the pool
@@ -117,6 +123,18 @@ async def _failed(
         error=_describe(exc),
         next_attempt_at=None if gave_up else utc_now() + backoff,
     )
+
+
+async def _within(seconds: float, work: Awaitable[T]) -> T:
+    """Await ``work`` for at most ``seconds``; then raise a ``TimeoutError`` saying so."""
+    limit = asyncio.timeout(seconds)
+    try:
+        async with limit:
+            return await work
+    except TimeoutError:
+        if not limit.expired():
+            raise  # the work's own timeout, with its own message
+        raise TimeoutError(f"not finished within {seconds:g} s") from None
 
 
 async def orders_csv(session: AsyncSession, user_id: int) -> str:

@@ -44,7 +44,12 @@ class BackgroundWorker:
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
         self.instance = instance
-        self.claim = Claim(instance, max_attempts=max_attempts, backoff_seconds=interval)
+        self.claim = Claim(
+            instance,
+            max_attempts=max_attempts,
+            backoff_seconds=interval,
+            timeout_seconds=lease_seconds / 2,  # a row's work ends well before its lease
+        )
         self._claims = itertools.count(1)
         self._loop = Periodic(self.run_pending, interval=interval, name="background worker")
 
