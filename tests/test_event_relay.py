@@ -192,6 +192,23 @@ async def test_a_relay_whose_lease_ran_out_does_not_overwrite_the_new_owner(engi
     assert "taken over by another relay" in caplog.text
 
 
+async def test_the_last_event_of_a_batch_keeps_its_lease_until_its_handlers_run(engine):
+    """Three events claimed at once, dispatched one after another: without a lease started
+    again for each, the third waits past the batch's lease and a second relay delivers it
+    too."""
+    await record(engine, 3)
+    slow = Recorder(delay=0.4)
+    first = relay_for(engine, bus_with(slow), "a", lease_seconds=1.0, batch_size=3)
+    second = relay_for(engine, bus_with(slow), "b", lease_seconds=1.0, batch_size=3)
+    working = asyncio.create_task(first.dispatch_pending())
+    await asyncio.sleep(1.05)  # the batch's lease has ended; the third event's handler runs
+    late = await second.dispatch_pending()
+    done = await working
+    assert (done, late) == (3, 0)
+    assert sorted(event.order_id for event in slow.seen) == [1, 2, 3]
+    assert await statuses(engine) == [("dispatched", 1)] * 3
+
+
 async def _claimed_by(engine, instance: str) -> bool:
     async with AsyncSession(engine) as session:
         row = await session.get(StoredEvent, 1)

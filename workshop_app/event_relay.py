@@ -3,12 +3,14 @@
 Every row is **claimed** before its handlers run, for a while (a lease; the SQL is in
 ``services/event_store.py``): any number of relays, in any number of processes and hosts,
 share the table, none takes a row another holds, and the rows of a relay that died return
-to the others when its lease ends. Then one of three outcomes is written: ``dispatched``;
-``pending`` again with the handlers that failed, not to be retried before
-``next_attempt_at`` (``interval`` seconds, doubling with each attempt), and then only those
-handlers; or ``failed`` once ``max_attempts`` is spent. An event's handlers get half the
-lease: past that they are cut off, and the attempt counts as failed for all of them (which
-ran is not known), so one hung handler neither holds the pass nor outlives the claim.
+to the others when its lease ends. A batch is claimed at once and worked one event after
+another, so each event's lease starts again right before its handlers run (``renew_event``;
+an event another relay took over meanwhile is skipped). Then one of three outcomes is
+written: ``dispatched``; ``pending`` again with the handlers that failed, not to be retried
+before ``next_attempt_at`` (``interval`` seconds, doubling with each attempt), and then only
+those handlers; or ``failed`` once ``max_attempts`` is spent. An event's handlers get half
+the lease: past that they are cut off, and the attempt counts as failed for all of them
+(which ran is not known), so one hung handler neither holds the pass nor outlives the claim.
 Delivery is at least once (a relay that dies after the handlers ran leaves the event to run
 again), so handlers are idempotent.
 
@@ -31,7 +33,12 @@ from workshop_app.events import load_event
 from workshop_app.models import EventStatus
 from workshop_app.models.base import utc_now
 from workshop_app.periodic import Periodic
-from workshop_app.services.event_store import claim_events, count_unfinished, settle_event
+from workshop_app.services.event_store import (
+    claim_events,
+    count_unfinished,
+    renew_event,
+    settle_event,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +118,13 @@ class EventRelay:
                     max_attempts=self.max_attempts,
                 ):
                     for row in claimed:
-                        dispatched += await self._deliver(row)
+                        if await renew_event(
+                            self.engine,
+                            row.id,
+                            instance=self.instance,
+                            lease_seconds=self.lease_seconds,
+                        ):
+                            dispatched += await self._deliver(row)
             except Exception as exc:
                 _log_error("Dispatching events failed; they stay pending for the next run", exc)
         return dispatched

@@ -7,8 +7,9 @@ event therefore commits or rolls back with the change; nobody is told before the
 The relay (``workshop_app.event_relay``) works the rows on the engine, one short
 transaction per step, so no lock or connection is held while the handlers run:
 ``claim_events`` takes a few for a while (a lease: several relays share the table, and the
-rows of a relay that died return to the others when its lease ends), and ``settle_event``
-writes how each went, only for the relay that still holds it.
+rows of a relay that died return to the others when its lease ends), ``renew_event`` starts
+an event's lease again right before its handlers run, and ``settle_event`` writes how each
+went, only for the relay that still holds it.
 """
 
 import logging
@@ -134,6 +135,23 @@ async def claim_events(
                 extra={"fields": {"table": "stored_events", "row_ids": sorted(failed)}},
             )
         return sorted((await connection.execute(claim)).all(), key=lambda row: row.id)
+
+
+async def renew_event(
+    engine: AsyncEngine, event_id: int, *, instance: str, lease_seconds: float
+) -> bool:
+    """Start a claimed event's lease again, right before its handlers run: a batch is worked
+    one event after another, and the last must not lose its lease while it waits. False when
+    the claim is no longer this relay's (the lease ran out and another relay took it)."""
+    statement = (
+        update(StoredEvent)
+        .where(col(StoredEvent.id) == event_id)
+        .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
+        .where(col(StoredEvent.claimed_by) == instance)
+        .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))
+    )
+    async with engine.begin() as connection:
+        return (await connection.execute(statement)).rowcount == 1
 
 
 async def settle_event(
