@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from api_helpers import KEY, error_of, make_order, make_user
+from sqlalchemy.exc import OperationalError
 
 from workshop_app.database import create_engine
 from workshop_app.mail import MemoryMailer, Message
@@ -95,6 +96,52 @@ async def test_a_failing_send_is_recorded_logged_and_leaves_the_response_alone(
     [record] = [r for r in caplog.records if r.name == "workshop_app.tasks"]
     assert record.fields == {"request_id": "req-42", "row_id": email["id"]}
     assert "req-42" in record.getMessage() and record.exc_info is not None
+
+
+async def test_a_database_error_in_the_requests_task_is_logged_and_the_next_task_runs(
+    app_settings, client_for, monkeypatch, caplog
+):
+    """The email is sent, but the database is gone when its outcome is written: the error
+    stays in the worker (one line, as the database's), and the request's next background
+    task, the relay's dispatch, still runs; the email waits for the loop."""
+
+    async def database_gone(*args, **kwargs) -> bool:
+        raise OperationalError("UPDATE outbox_emails", {}, ConnectionError("server closed"))
+
+    monkeypatch.setattr("workshop_app.tasks.settle", database_gone)
+    with caplog.at_level(logging.ERROR, logger="workshop_app.worker"):
+        # raise_app_exceptions stays True: a task that raised would raise here.
+        async with client_for(create_app(app_settings)) as client:
+            user = await make_user(client)
+            [email] = (await client.get(f"/users/{user['id']}/outbox", headers=KEY)).json()
+            events = (await client.get("/events", headers=KEY)).json()
+    assert email["status"] == "pending"  # claimed, not settled: the loop takes it again
+    assert [(e["name"], e["status"]) for e in events["items"]] == [
+        ("user.registered", "dispatched")
+    ]
+    [record] = [r for r in caplog.records if r.name == "workshop_app.worker"]
+    assert record.getMessage() == (
+        "Work on outbox_emails 1 failed; the loop retries it "
+        "(OperationalError: (builtins.ConnectionError) server closed)"
+    )
+    assert record.exc_info is None
+
+
+async def test_a_bug_in_the_requests_task_is_logged_with_its_traceback(
+    app_settings, client_for, monkeypatch, caplog
+):
+    async def broken(*args, **kwargs) -> bool:
+        raise AttributeError("a bug, not the database")
+
+    monkeypatch.setattr("workshop_app.worker.build_order_report", broken)
+    with caplog.at_level(logging.ERROR, logger="workshop_app.worker"):
+        async with client_for(create_app(app_settings)) as client:
+            ada = await make_user(client)
+            accepted = await client.post(f"/users/{ada['id']}/reports", headers=KEY)
+    assert accepted.status_code == 202
+    [record] = [r for r in caplog.records if r.name == "workshop_app.worker"]
+    assert record.getMessage() == "Work on order_reports 1 failed; the loop retries it"
+    assert record.exc_info is not None and record.exc_info[0] is AttributeError
 
 
 async def test_a_refused_sign_up_queues_no_email(api, mailer):

@@ -25,14 +25,13 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workshop_app.event_bus import EventBus, describe_error
 from workshop_app.events import load_event
 from workshop_app.models import EventStatus
 from workshop_app.models.base import utc_now
-from workshop_app.periodic import Periodic
+from workshop_app.periodic import Periodic, log_error
 from workshop_app.services.event_store import (
     claim_events,
     count_unfinished,
@@ -93,7 +92,7 @@ class EventRelay:
         try:
             left = await count_unfinished(self.engine)
         except Exception as exc:  # shutdown goes on: the rows, whatever they say, stay put
-            _log_error("Could not count the events left at shutdown", exc)
+            log_error(logger, "Could not count the events left at shutdown", exc)
             return 0
         if left:
             logger.warning(
@@ -126,7 +125,9 @@ class EventRelay:
                         ):
                             dispatched += await self._deliver(row)
             except Exception as exc:
-                _log_error("Dispatching events failed; they stay pending for the next run", exc)
+                log_error(
+                    logger, "Dispatching events failed; they stay pending for the next run", exc
+                )
         return dispatched
 
     async def _deliver(self, claimed: Row) -> bool:
@@ -176,12 +177,3 @@ class EventRelay:
                 claimed.id,
             )
         return settled
-
-
-def _log_error(message: str, exc: Exception) -> None:
-    """A database that cannot be reached is an expected failure, which the loop would repeat
-    every interval: one line with the driver's reason. Anything else is a bug: the traceback."""
-    if isinstance(exc, (DBAPIError, OSError, TimeoutError)):
-        logger.error("%s (%s)", message, describe_error(exc))
-    else:
-        logger.error(message, exc_info=exc)

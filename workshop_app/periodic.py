@@ -5,7 +5,8 @@ the safety net that picks up what no request will (a retry that is due, the work
 instance that crashed). The loop waits first (right after startup, requests handle their
 own work) and outlives any pass that raises: it logs the first failure of a run of them
 and the recovery, and tries again every interval. ``stop`` lets the pass in progress
-finish within a timeout before cancelling it.
+finish within a timeout before cancelling it. ``log_error`` is how the relay and the worker
+log an error they catch.
 """
 
 import asyncio
@@ -14,7 +15,20 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
+from workshop_app.event_bus import describe_error
+
 logger = logging.getLogger(__name__)
+
+
+def log_error(log: logging.Logger, message: str, exc: Exception) -> None:
+    """A database that cannot be reached is an expected failure, which the loop would repeat
+    every interval: one line with the driver's reason. Anything else is a bug: the traceback."""
+    if isinstance(exc, (DBAPIError, OSError, TimeoutError)):
+        log.error("%s (%s)", message, describe_error(exc))
+    else:
+        log.error(message, exc_info=exc)
 
 
 class Periodic:

@@ -3,8 +3,11 @@
 Each function does the work of one row that its caller (the worker, ``worker.py``) has
 claimed, and records how it ended on the row: ``sent``/``ready``, or ``pending`` again with
 the error and a time for the next attempt (doubling each time), or ``failed`` once the
-attempts are spent, for a person to act on. A failure is logged with the request id of the
-request that queued the work; nothing is raised, since nobody is left to answer.
+attempts are spent, for a person to act on. The work itself (the send, the CSV) is cut off
+after ``timeout_seconds``, less than the lease, and that counts as a failure: a hung provider
+must not hold the worker's pass, nor outlive the claim. A failure is logged with the request
+id of the request that queued the work. A database error (reading or settling the row) is
+raised to the worker, which logs it: the row waits for the worker's loop.
 
 Sending is idempotent: the email's id travels as the message's idempotency key, so a mail
 provider drops the repeat of a send whose outcome a crash lost. Each function opens its OWN

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from workshop_app.mail import Mailer
 from workshop_app.models import OrderReport, OutboxEmail
-from workshop_app.periodic import Periodic
+from workshop_app.periodic import Periodic, log_error
 from workshop_app.services.work_queue import Work, claim, claim_due, renew
 from workshop_app.tasks import Claim, build_order_report, send_email
 
@@ -74,16 +74,14 @@ class BackgroundWorker:
             logger.warning("Background work left pending at shutdown, for a later worker")
 
     async def send_email(self, email_id: int) -> None:
-        """Send one outbox email, unless it is done, not due, or another worker holds it."""
-        holder = self._new_claim()
-        if await self._claim(OutboxEmail, email_id, holder):
-            await send_email(self.engine, self.mailer, email_id, claim=holder)
+        """Send one outbox email, unless it is done, not due, spent, or another worker holds
+        it. Never raises (see ``_do_now``)."""
+        await self._do_now(OutboxEmail, email_id)
 
     async def build_report(self, report_id: int) -> None:
-        """Build one report, unless it is done, not due, or another worker holds it."""
-        holder = self._new_claim()
-        if await self._claim(OrderReport, report_id, holder):
-            await build_order_report(self.engine, report_id, claim=holder)
+        """Build one report, unless it is done, not due, spent, or another worker holds it.
+        Never raises (see ``_do_now``)."""
+        await self._do_now(OrderReport, report_id)
 
     async def run_pending(self) -> int:
         """Claim and do the emails and reports that are due; how many were done. Never raises:
@@ -109,7 +107,7 @@ class BackgroundWorker:
                         ):
                             done += await self._do(model, row_id, holder)
             except Exception as exc:
-                logger.error("Background work failed (%s); it waits for the next pass", exc)
+                log_error(logger, "Background work failed; it waits for the next pass", exc)
         return done
 
     def _new_claim(self) -> Claim:
@@ -120,16 +118,22 @@ class BackgroundWorker:
             return await send_email(self.engine, self.mailer, row_id, claim=holder)
         return await build_order_report(self.engine, row_id, claim=holder)
 
-    async def _claim(self, model: Work, row_id: int, holder: Claim) -> bool:
+    async def _do_now(self, model: Work, row_id: int) -> None:
+        """Claim one row and do its work, right after the response that queued it. Never
+        raises: this runs as a background task of the request, and Starlette skips the
+        request's later tasks after one that raised. An error (the database, mostly) is
+        logged, and the row waits for the loop."""
+        holder = self._new_claim()
         try:
-            return await claim(
+            if await claim(
                 self.engine,
                 model,
                 row_id,
                 instance=holder.instance,
                 lease_seconds=self.lease_seconds,
                 max_attempts=self.claim.max_attempts,
-            )
-        except Exception as exc:  # the loop picks the row up once the database is back
-            logger.error("Could not claim %s %s (%s)", model.__tablename__, row_id, exc)
-            return False
+            ):
+                await self._do(model, row_id, holder)
+        except Exception as exc:
+            message = f"Work on {model.__tablename__} {row_id} failed; the loop retries it"
+            log_error(logger, message, exc)
