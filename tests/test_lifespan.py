@@ -20,11 +20,13 @@ from workshop_app import main
 from workshop_app.config import Settings
 from workshop_app.database import create_engine, create_schema
 from workshop_app.dependencies import SessionDep
+from workshop_app.event_relay import EventRelay
 from workshop_app.events import DomainEvent, UserRegistered
 from workshop_app.lifespan import StartupError, lifespan
 from workshop_app.mail import MemoryMailer
 from workshop_app.main import create_app
 from workshop_app.services.event_store import record_event
+from workshop_app.worker import BackgroundWorker
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("clean_env")]
 
@@ -422,6 +424,29 @@ async def test_events_left_at_a_shutdown_timeout_go_out_at_the_next_start(
 
     assert query(database, "SELECT status FROM stored_events") == [("dispatched",)]
     assert query(database, "SELECT count(*) FROM audit_entries") == [(1,)]
+
+
+async def test_the_relay_and_the_worker_share_one_shutdown_timeout(monkeypatch, app_settings):
+    """Each stop takes all the time it is given, as with work that will not finish: the
+    shutdown still ends after shutdown_timeout_seconds, not once per stop."""
+    given: dict[str, float] = {}
+
+    def uses_all_its_time(name: str):
+        async def stop(self, timeout: float) -> int:
+            given[name] = timeout
+            await asyncio.sleep(timeout)
+            return 0
+
+        return stop
+
+    monkeypatch.setattr(EventRelay, "stop", uses_all_its_time("relay"))
+    monkeypatch.setattr(BackgroundWorker, "stop", uses_all_its_time("worker"))
+    settings = app_settings.model_copy(update={"shutdown_timeout_seconds": 0.4})
+    async with LifespanManager(create_app(settings)):
+        started = time.monotonic()
+    took = time.monotonic() - started
+    assert given["relay"] == 0.4 and given["worker"] < 0.05
+    assert took < 0.55  # before, 0.8: the whole timeout each
 
 
 async def test_a_failing_relay_stop_still_disposes_the_engine(monkeypatch, app_settings):

@@ -4,12 +4,13 @@ Startup opens the engine, proves the database answers, prepares the schema, load
 demo data when asked, connects the shared rate-limit store when there is one, and starts
 the background worker and the event relay. Each step that fails stops the server with a
 ``StartupError`` naming the setting to fix (password masked), instead of a 500 on the first
-request. Shutdown runs in reverse: drain the queued events and work, close the store, then
-dispose the engine. What the app needs at run time is *yielded* as the state, which the
-server copies into every ``request.state``: nothing lives in module globals, so two apps
-never share it.
+request. Shutdown runs in reverse: drain the queued events and work (within one
+``shutdown_timeout_seconds`` for both), close the store, then dispose the engine. What the
+app needs at run time is *yielded* as the state, which the server copies into every
+``request.state``: nothing lives in module globals, so two apps never share it.
 """
 
+import asyncio
 import logging
 import os
 import secrets
@@ -75,11 +76,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             max_attempts=settings.task_max_attempts,
             interval=settings.worker_interval_seconds,
         )
-        worker.start()
-        on_shutdown.push_async_callback(worker.stop, settings.shutdown_timeout_seconds)
         events = build_app_events(settings, engine, worker, instance=instance)
-        events.relay.start()  # dispatches what is pending, from one interval after the start
-        on_shutdown.push_async_callback(_stop_relay, events, settings)
+        worker.start()  # both do what is due, from one interval after the start
+        events.relay.start()
+        on_shutdown.push_async_callback(
+            _stop_background, events, worker, settings.shutdown_timeout_seconds
+        )
         logger.info(
             "Started %s %s (%s) as %s",
             settings.app_name,
@@ -123,10 +125,17 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-async def _stop_relay(events: AppEvents, settings: Settings) -> None:
-    """Stop the loop, then dispatch what is queued; what is left stays pending in the table."""
-    left = await events.relay.stop(timeout=settings.shutdown_timeout_seconds)
-    logger.info("Event relay stopped, %d event(s) left pending", left)
+async def _stop_background(events: AppEvents, worker: BackgroundWorker, timeout: float) -> None:
+    """Stop the relay, then the worker, each draining what is queued, within ``timeout``
+    seconds in all (the relay first: its handlers may queue work). One deadline: an
+    orchestrator kills the process once its grace period ends. What is left stays pending."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        left = await events.relay.stop(timeout=timeout)
+        logger.info("Event relay stopped, %d event(s) left pending", left)
+    finally:
+        await worker.stop(timeout=max(0.0, deadline - loop.time()))
 
 
 async def _dispose(engine: AsyncEngine) -> None:
