@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 
@@ -168,3 +169,33 @@ async def test_connect_fails_when_nothing_listens(tmp_path):
     store = RedisRateLimitStore(f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(RedisError, match="nothing.sock"):
         await store.connect()
+
+
+async def test_a_failed_connect_closes_its_connections():
+    """A server that answers PING but refuses the script (an ACL without ``script|load``):
+    connect raises, and leaves no connection open behind it."""
+    open_connections: set[asyncio.StreamWriter] = set()
+    replies = {b"HELLO": b"%1\r\n+proto\r\n:3\r\n", b"PING": b"+PONG\r\n"}
+
+    async def refuse_all_but_ping(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        open_connections.add(writer)
+        while chunk := await reader.read(65536):  # each command: a RESP array of strings
+            for name in re.findall(rb"(?:^|\r\n)\*\d+\r\n\$\d+\r\n([A-Za-z]+)", chunk):
+                writer.write(replies.get(name.upper(), b"-NOPERM no permission\r\n"))
+            await writer.drain()
+        open_connections.discard(writer)  # the client closed it
+        writer.close()
+
+    server = await asyncio.start_server(refuse_all_but_ping, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisRateLimitStore(f"redis://127.0.0.1:{port}")
+    try:
+        with pytest.raises(RedisError, match="no permission"):
+            await store.connect()
+        await asyncio.sleep(0.1)  # time for the server to see the client close
+        assert open_connections == set()
+    finally:
+        for writer in open_connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()

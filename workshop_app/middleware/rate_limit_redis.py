@@ -88,8 +88,12 @@ class RedisRateLimitStore:
             socket_connect_timeout=self.timeout,
         )
         self._client = redis.Redis(connection_pool=pool)
-        await self._client.ping()
-        self._sha = await self._client.script_load(TOKEN_BUCKET)
+        try:
+            await self._client.ping()
+            self._sha = await self._client.script_load(TOKEN_BUCKET)
+        except BaseException:  # startup stops here: leave no connection open behind it
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._client is not None:
