@@ -18,6 +18,7 @@ from api_helpers import KEY, error_of, make_order, make_user
 from sqlalchemy.exc import OperationalError
 
 from workshop_app.database import create_engine
+from workshop_app.event_bus import describe_error
 from workshop_app.mail import MemoryMailer, Message
 from workshop_app.main import create_app
 from workshop_app.models import OutboxEmail
@@ -142,6 +143,23 @@ async def test_a_bug_in_the_requests_task_is_logged_with_its_traceback(
     [record] = [r for r in caplog.records if r.name == "workshop_app.worker"]
     assert record.getMessage() == "Work on order_reports 1 failed; the loop retries it"
     assert record.exc_info is not None and record.exc_info[0] is AttributeError
+
+
+async def test_a_rows_error_is_described_as_an_events_is(app_settings, client_for):
+    """One description of an error for every table: the type and the first line, bounded."""
+    failure = ConnectionError("x" * 1000 + "\nsecond line")
+
+    class Refusing:
+        async def send(self, message: Message) -> None:
+            raise failure
+
+    app = create_app(app_settings.model_copy(update={"task_max_attempts": 1}))
+    app.state.mailer = Refusing()
+    async with client_for(app) as client:
+        user = await make_user(client)
+        [email] = (await client.get(f"/users/{user['id']}/outbox", headers=KEY)).json()
+    assert email["error"] == describe_error(failure)
+    assert email["error"] == f"ConnectionError: {'x' * 183}"
 
 
 async def test_a_refused_sign_up_queues_no_email(api, mailer):

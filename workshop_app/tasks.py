@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from workshop_app.event_bus import describe_error
 from workshop_app.mail import Mailer, Message
 from workshop_app.models import (
     EmailStatus,
@@ -123,7 +124,7 @@ async def _failed(
         row_id,
         instance=claim.instance,
         status=statuses.FAILED if gave_up else statuses.PENDING,
-        error=_describe(exc),
+        error=describe_error(exc),
         next_attempt_at=None if gave_up else utc_now() + backoff,
     )
 
@@ -155,12 +156,6 @@ async def orders_csv(session: AsyncSession, user_id: int) -> str:
     for order_id, status, lines, total_cents in (await session.exec(query)).all():
         writer.writerow([order_id, str(status), lines, total_cents])
     return buffer.getvalue()
-
-
-def _describe(exc: Exception) -> str:
-    """What is stored in ``error``: the type and the first line, bounded to the column."""
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first_line}"[:500]
 
 
 def _log_failure(action: str, row_id: int, exc: Exception) -> None:
