@@ -5,12 +5,12 @@ here each wrong attempt a learner is likely to write gets its own hint, correct 
 other styles pass, and every check stays under 3 seconds.
 """
 
-import time
 from http import HTTPStatus
 from typing import Any
 
 import exercise_helpers
 import pytest
+from exercise_helpers import timed_check
 from fastapi import HTTPException
 
 from workshop_app.exceptions import AppError
@@ -18,18 +18,9 @@ from workshop_lab.exercises import check, get_exercise
 
 EXERCISE = "03.new_error_type"
 HANDLER = "03.validation_handler"
-MAX_SECONDS = 3.0
 
 
 progress_file = exercise_helpers.progress_file  # autouse: checks record progress
-
-
-def timed_check(exercise_id: str, candidate: Any) -> Any:
-    start = time.perf_counter()
-    result = check(exercise_id, candidate)
-    elapsed = time.perf_counter() - start
-    assert elapsed < MAX_SECONDS, f"the check took {elapsed:.2f} s"
-    return result
 
 
 def gone(**attributes: Any) -> type:

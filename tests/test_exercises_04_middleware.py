@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import exercise_helpers
 import pytest
+from exercise_helpers import timed_check
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -25,17 +26,8 @@ from workshop_lab.exercises import check, get_exercise
 
 TIMING = "04.timing_middleware"
 ORDER = "04.middleware_order"
-MAX_SECONDS = 3.0
 
 progress_file = exercise_helpers.progress_file  # autouse: checks record progress
-
-
-def timed_check(exercise_id: str, candidate: Any) -> Any:
-    start = time.perf_counter()
-    result = check(exercise_id, candidate)
-    elapsed = time.perf_counter() - start
-    assert elapsed < MAX_SECONDS, f"the check took {elapsed:.2f} s"
-    return result
 
 
 def hint_for(exercise_id: str, candidate: Any) -> str:

@@ -6,13 +6,13 @@ reads their annotations at runtime.
 """
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import exercise_helpers
 import pytest
+from exercise_helpers import timed_check
 from fastapi import Depends, FastAPI, Query
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,16 +31,6 @@ from workshop_app.security import api_key_header
 from workshop_lab.exercises import check, get_exercise
 
 progress_file = exercise_helpers.progress_file  # autouse: checks record progress
-
-MAX_SECONDS = 3.0
-
-
-def timed_check(exercise_id: str, candidate: Any) -> Any:
-    start = time.perf_counter()
-    result = check(exercise_id, candidate)
-    elapsed = time.perf_counter() - start
-    assert elapsed < MAX_SECONDS, f"the check took {elapsed:.2f} s"
-    return result
 
 
 def rejected(exercise_id: str, candidate: Any, hint: str) -> str:

@@ -3,11 +3,11 @@ mistake, correct rules in other styles pass, and every check stays under 3 s."""
 
 import asyncio
 import functools
-import time
 from typing import Any
 
 import exercise_helpers
 import pytest
+from exercise_helpers import timed_check
 from sqlmodel import col, func, select
 
 from workshop_app.exceptions import ConflictError
@@ -16,7 +16,6 @@ from workshop_lab.exercises import check, get_exercise
 
 EXERCISE = "07.business_rule"
 SOLUTION = get_exercise(EXERCISE).solution
-MAX_SECONDS = 3.0
 
 progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 variant, hint_for = exercise_helpers.probe(EXERCISE)
@@ -199,19 +198,11 @@ WRONG = {
 }
 
 
-def timed_check(candidate: Any) -> Any:
-    started = time.perf_counter()
-    result = check(EXERCISE, candidate)
-    elapsed = time.perf_counter() - started
-    assert elapsed < MAX_SECONDS, f"the check took {elapsed:.2f} s"
-    return result
-
-
 @pytest.mark.parametrize(("candidate", "expected"), WRONG.values(), ids=WRONG.keys())
 def test_each_wrong_rule_is_rejected_with_a_hint_naming_its_mistake(
     candidate: Any, expected: str
 ) -> None:
-    result = timed_check(candidate)
+    result = timed_check(EXERCISE, candidate)
     assert result.passed is False
     assert expected in result.hint, result.hint
 
@@ -230,7 +221,7 @@ def test_the_hints_name_the_idea_then_the_section() -> None:
 
 
 def test_the_solution_passes_and_says_what_it_proved() -> None:
-    result = timed_check(get_exercise(EXERCISE).load(SOLUTION))
+    result = timed_check(EXERCISE, get_exercise(EXERCISE).load(SOLUTION))
     assert result.passed, result.hint
     assert "refused with 409 TOO_MANY_PENDING_ORDERS" in result.message
 
@@ -272,5 +263,5 @@ CORRECT = {
 
 @pytest.mark.parametrize("candidate", CORRECT.values(), ids=CORRECT.keys())
 def test_correct_rules_in_other_styles_pass(candidate: Any) -> None:
-    result = timed_check(candidate)
+    result = timed_check(EXERCISE, candidate)
     assert result.passed, result.hint

@@ -1,18 +1,16 @@
 """08.resend_failed: each likely mistake gets a hint that names it, and correct code passes."""
 
 import gc
-import time
-from typing import Any
 
 import exercise_helpers
 import pytest
+from exercise_helpers import timed_check
 
-from workshop_lab.exercises import check, get_exercise, hint
+from workshop_lab.exercises import get_exercise, hint
 
 EXERCISE = "08.resend_failed"
 SOLUTION = get_exercise(EXERCISE).solution
 STARTER = get_exercise(EXERCISE).starter
-MAX_SECONDS = 3.0
 
 progress_file = exercise_helpers.progress_file  # autouse: checks record progress
 
@@ -141,18 +139,10 @@ CASES = {
 }
 
 
-def _timed_check(candidate: Any) -> Any:
-    started = time.perf_counter()
-    result = check(EXERCISE, candidate)
-    elapsed = time.perf_counter() - started
-    assert elapsed < MAX_SECONDS, f"the check took {elapsed:.2f} s"
-    return result
-
-
 @pytest.mark.filterwarnings("ignore:coroutine 'resend_email' was never awaited")
 @pytest.mark.parametrize(("source", "expected"), CASES.values(), ids=CASES.keys())
 def test_each_mistake_gets_a_hint_that_names_it(source: str, expected: str) -> None:
-    result = _timed_check(get_exercise(EXERCISE).load(source))
+    result = timed_check(EXERCISE, get_exercise(EXERCISE).load(source))
     assert result.passed is False
     assert expected in result.hint, result.hint
     assert "add_task(resend_email, engine" not in result.hint  # never the answer's code
@@ -160,14 +150,14 @@ def test_each_mistake_gets_a_hint_that_names_it(source: str, expected: str) -> N
 
 
 def test_something_else_than_a_router_is_refused() -> None:
-    result = _timed_check(lambda: None)
+    result = timed_check(EXERCISE, lambda: None)
     assert "Expected the APIRouter `router`, got function" in result.hint
 
 
 def test_the_solution_passes_twice_in_a_row() -> None:
     router = get_exercise(EXERCISE).load(SOLUTION)
     for _ in range(2):  # a fresh database each time: nothing carries over
-        result = _timed_check(router)
+        result = timed_check(EXERCISE, router)
         assert result.passed, result.hint
 
 
@@ -229,7 +219,7 @@ async def resend_failed(
 def test_another_correct_style_passes() -> None:
     """Not only the reference solution: a callable object, keyword arguments, Core SQL on
     connections of its own, statuses compared as strings, the error stored as a repr."""
-    result = _timed_check(get_exercise(EXERCISE).load(ANOTHER_STYLE))
+    result = timed_check(EXERCISE, get_exercise(EXERCISE).load(ANOTHER_STYLE))
     assert result.passed, result.hint
 
 

@@ -2,7 +2,6 @@
 that names it, other correct styles pass, no hint shows a secret, and every check is quick."""
 
 import secrets
-import time
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -10,6 +9,7 @@ from urllib.parse import quote
 
 import exercise_helpers
 import pytest
+from exercise_helpers import timed_check
 from sqlalchemy import URL
 
 from workshop_lab.exercises import check, get_exercise, hint
@@ -23,7 +23,6 @@ from workshop_lab.exercises.ex12_capstone import (
 
 EXERCISE = "12.production_settings"
 KEY = "Qm3vX9tLr2KpW8sZy4BnJ6dHf1GcT5aEu0NxR7oYiMk"  # secrets.token_urlsafe(32)
-SECONDS = 3.0
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -56,14 +55,6 @@ def deployment(**changes: Any) -> Callable[[str, bool], dict[str, Any]]:
         return env
 
     return production_env
-
-
-def _timed_check(candidate: Any):
-    started = time.perf_counter()
-    result = check(EXERCISE, candidate)
-    elapsed = time.perf_counter() - started
-    assert elapsed < SECONDS, f"the check took {elapsed:.2f} s"
-    return result
 
 
 async def async_production_env(database_password: str, behind_proxy: bool) -> dict[str, str]:
@@ -216,7 +207,7 @@ CASES: dict[str, tuple[Any, str]] = {
 
 @pytest.mark.parametrize(("candidate", "fragment"), CASES.values(), ids=CASES.keys())
 def test_each_mistake_gets_a_hint_that_names_it(candidate: Any, fragment: str) -> None:
-    result = _timed_check(candidate)
+    result = timed_check(EXERCISE, candidate)
 
     assert result.passed is False
     assert fragment in result.hint
@@ -225,7 +216,7 @@ def test_each_mistake_gets_a_hint_that_names_it(candidate: Any, fragment: str) -
 def test_the_starter_is_told_about_migrations_first() -> None:
     exercise = get_exercise(EXERCISE)
 
-    result = _timed_check(exercise.load(exercise.starter))
+    result = timed_check(EXERCISE, exercise.load(exercise.starter))
 
     assert result.passed is False
     assert "WORKSHOP_AUTO_CREATE_SCHEMA must be false" in result.hint
@@ -264,7 +255,7 @@ CORRECT = {
 
 @pytest.mark.parametrize("candidate", CORRECT.values(), ids=CORRECT.keys())
 def test_other_correct_styles_pass(candidate: Any) -> None:
-    result = _timed_check(candidate)
+    result = timed_check(EXERCISE, candidate)
 
     assert result.passed is True, result.hint
 
@@ -272,7 +263,7 @@ def test_other_correct_styles_pass(candidate: Any) -> None:
 def test_the_solution_passes_quickly() -> None:
     exercise = get_exercise(EXERCISE)
 
-    result = _timed_check(exercise.load(exercise.solution))
+    result = timed_check(EXERCISE, exercise.load(exercise.solution))
 
     assert result.passed is True, result.hint
 
