@@ -111,8 +111,8 @@ class SecondRun(pytest.Item):
         kernel = self.parent.kernel
         if kernel is None or not kernel.is_alive():
             raise RuntimeError(
-                f"{self.path.name}: the kernel is not running any more (a cell of the first "
-                "run timed out or killed it), so the second run cannot be checked"
+                f"{self.nodeid.split('::')[0]}: the kernel is not running any more (a cell "
+                "of the first run timed out or killed it), so the second run cannot be checked"
             )
         first_run_done = {cell.cell_num for cell in self.cells} <= _first_run(self.parent)
         runs = ["second"] if first_run_done else ["first", "second"]
