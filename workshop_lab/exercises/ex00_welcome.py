@@ -7,15 +7,13 @@ factory, so an app built once at import time fails; and a hint that names the mi
 
 from __future__ import annotations
 
-import inspect
 import json
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, call_factory
 
 NOTEBOOK_ID = "00_welcome"
 DEFAULT_NAME = "workshop"
@@ -54,33 +52,8 @@ def _expected(name: str) -> dict[str, str]:
 
 
 def _build(candidate: Any) -> Any:
-    """Call the learner's factory and make sure what comes back can serve requests."""
-    if isinstance(candidate, Starlette):
-        raise ExerciseFailed(
-            "You passed an app object; pass the function itself: "
-            'lab.check("00.hello_app", create_hello_app), with no parentheses after its name.'
-        )
-    if not callable(candidate):
-        raise ExerciseFailed(
-            f"Expected the function create_hello_app, got {type(candidate).__name__} "
-            f"({candidate!r:.60}). Run the cell that defines it, then pass the function."
-        )
-    app = candidate()
-    if inspect.isawaitable(app):
-        if inspect.iscoroutine(app):
-            app.close()  # never awaited on purpose: avoid a "never awaited" warning
-        raise ExerciseFailed(
-            "create_hello_app is `async def`, so calling it returns a coroutine, not an app. "
-            "Building an app waits for nothing: make the factory a plain function."
-        )
-    if app is None:
-        raise ExerciseFailed("create_hello_app() returned None: end it with `return app`.")
-    if not isinstance(app, Starlette):
-        raise ExerciseFailed(
-            f"create_hello_app() returned a {type(app).__name__}, not an ASGI app: "
-            "it must return the FastAPI app it built."
-        )
-    return app
+    how = "it must return the FastAPI app it built."
+    return call_factory(candidate, "create_hello_app", "00.hello_app", how=how)
 
 
 def _describe(request: str, response: httpx.Response) -> str:
@@ -127,7 +100,12 @@ def _check_status(request: str, response: httpx.Response) -> None:
 
 
 async def verify_hello_app(candidate: Any) -> None:
-    app = _build(candidate)
+    app = call_factory(
+        candidate,
+        "create_hello_app",
+        "00.hello_app",
+        how="it must return the FastAPI app it built.",
+    )
     if _build(candidate) is app:
         raise ExerciseFailed(
             "create_hello_app() returned the same app object on both calls: it was built once, "
