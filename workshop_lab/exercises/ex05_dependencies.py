@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 
 from ..client import app_client
 from ..depgraph import find_route
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, call_factory
 
 NOTEBOOK_ID = "05_dependencies"
 
@@ -660,31 +660,6 @@ def create_test_app() -> FastAPI:
 TEST_USER = {"name": "test-user", "auth_scheme": "api_key"}
 
 
-def _build_app(candidate: Any) -> Starlette:
-    if isinstance(candidate, Starlette):
-        raise ExerciseFailed(
-            "You passed an app object; pass the function itself: "
-            "check('05.override_caller', create_test_app) - no parentheses."
-        )
-    if not callable(candidate):
-        raise ExerciseFailed(
-            f"Expected the function create_test_app, got {type(candidate).__name__}. "
-            "Define it with `def create_test_app() -> FastAPI:`."
-        )
-    app = candidate()
-    if inspect.iscoroutine(app):
-        app.close()  # never awaited on purpose: avoid a "never awaited" warning
-        raise ExerciseFailed("create_test_app is `async def`; make it a plain `def`.")
-    if app is None:
-        raise ExerciseFailed("create_test_app() returned None: end it with `return app`.")
-    if not isinstance(app, Starlette):
-        raise ExerciseFailed(
-            f"create_test_app() returned a {type(app).__name__}, not an app: "
-            "build it with create_app(...) and return it."
-        )
-    return app
-
-
 def _walk(dependant: Any) -> Iterator[Any]:
     for sub in dependant.dependencies:
         yield sub
@@ -766,7 +741,12 @@ def _check_overrides(app: Starlette) -> None:
 
 
 async def verify_override(candidate: Any) -> None:
-    app = _build_app(candidate)
+    app = call_factory(
+        candidate,
+        "create_test_app",
+        "05.override_caller",
+        how="build it with create_app(...) and return it.",
+    )
     _check_overrides(app)
     again = candidate()
     if again is app:
