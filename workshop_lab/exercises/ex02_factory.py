@@ -21,7 +21,6 @@ request ever gets to see.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import sqlite3
 import tempfile
 import threading
@@ -39,7 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed, require_callable
+from ._base import (
+    Exercise,
+    ExerciseFailed,
+    article,
+    entered_lifespan,
+    require_arguments,
+    require_lifespan,
+)
 
 NOTEBOOK_ID = "02_factory"
 
@@ -130,37 +136,13 @@ def _same_file(path: str | None, database: Path) -> bool:
 
 def _require_lifespan(candidate: Any) -> None:
     """Catch the shapes FastAPI cannot use, or uses only through a deprecated path."""
-    if isinstance(candidate, Starlette):
-        raise ExerciseFailed(
-            "You passed an app; pass the lifespan function itself: "
-            'lab.check("02.lifespan", lifespan), without parentheses.'
-        )
-    require_callable(candidate, "lifespan")
-    if inspect.isasyncgenfunction(candidate):
-        raise ExerciseFailed(
-            "Your lifespan is an async generator without @asynccontextmanager. FastAPI "
-            "still accepts that, but only through a deprecated path (it warns, and a later "
-            "version will refuse it): put @asynccontextmanager on the line above it."
-        )
-    if inspect.isgeneratorfunction(candidate):
-        raise ExerciseFailed(
-            "Your lifespan is written with `def`: startup awaits the ping, so it must be an "
-            "`async def`, decorated with @asynccontextmanager."
-        )
-    if inspect.iscoroutinefunction(candidate):
-        raise ExerciseFailed(
-            "Your lifespan is an `async def` that returns instead of yielding: a lifespan "
-            "yields its state once, between startup and shutdown, under @asynccontextmanager."
-        )
-    try:
-        inspect.signature(candidate).bind(Starlette())
-    except TypeError:
-        raise ExerciseFailed(
-            "FastAPI calls the lifespan with one argument, the app: give it one parameter, "
-            "`app: FastAPI` (that is also where this app's settings are)."
-        ) from None
-    except ValueError:  # no signature to read (a builtin): let the real call decide
-        pass
+    require_lifespan(candidate, "lifespan", "02.lifespan", awaits="startup awaits the ping")
+    require_arguments(
+        candidate,
+        (Starlette(),),
+        "FastAPI calls the lifespan with one argument, the app: give it one parameter, "
+        "`app: FastAPI` (that is also where this app's settings are).",
+    )
 
 
 def _observed(candidate: Any, seen: dict[str, Any], watch: _EngineWatch) -> Any:
@@ -168,30 +150,7 @@ def _observed(candidate: Any, seen: dict[str, Any], watch: _EngineWatch) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
-        manager = candidate(app)
-        if inspect.iscoroutine(manager):
-            manager.close()  # never awaited on purpose
-            raise ExerciseFailed(
-                "Calling your lifespan returned a coroutine: it must return an async context "
-                "manager. Write it as an `async def` with one yield, under "
-                "@asynccontextmanager."
-            )
-        if not hasattr(manager, "__aenter__"):
-            raise ExerciseFailed(
-                f"Calling your lifespan returned a {type(manager).__name__}, not an async "
-                "context manager: write it as an `async def` with one yield, under "
-                "@asynccontextmanager (not @contextmanager)."
-            )
-        async with AsyncExitStack() as stack:
-            try:
-                state = await stack.enter_async_context(manager)
-            except RuntimeError as exc:
-                if "didn't yield" not in str(exc):
-                    raise
-                raise ExerciseFailed(
-                    "Your lifespan returned without reaching its yield: the server waits for "
-                    "the state there, and nothing can run before it is yielded."
-                ) from None
+        async with entered_lifespan(candidate, app, "lifespan") as state:
             if state is not None and not isinstance(state, Mapping):
                 raise _not_a_mapping(state)  # before the server tries to merge it
             seen["state"] = state
@@ -203,9 +162,9 @@ def _observed(candidate: Any, seen: dict[str, Any], watch: _EngineWatch) -> Any:
 
 def _not_a_mapping(state: Any) -> ExerciseFailed:
     return ExerciseFailed(
-        f"Your lifespan yields {_a(type(state).__name__)}: the server merges the yielded value "
-        "into every request's state, so it must be a dict, holding the engine under the key "
-        '"engine".'
+        f"Your lifespan yields {article(type(state).__name__)}: the server merges the yielded "
+        "value into every request's state, so it must be a dict, holding the engine under the "
+        'key "engine".'
     )
 
 
@@ -276,8 +235,8 @@ def _engine_in(
     engine = state["engine"]
     if not isinstance(engine, AsyncEngine):
         raise ExerciseFailed(
-            f'state["engine"] is {_a(type(engine).__name__)}, not an AsyncEngine: put the engine '
-            "itself in the state (a connection would be one connection shared by every "
+            f'state["engine"] is {article(type(engine).__name__)}, not an AsyncEngine: put the '
+            "engine itself in the state (a connection would be one connection shared by every "
             "request at once)."
         )
     if any(engine is other for other in earlier):
@@ -298,10 +257,6 @@ def _engine_in(
             "settings or a fixed URL."
         )
     return engine
-
-
-def _a(name: str) -> str:
-    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
 
 
 def _is_settings(value: Any) -> bool:
