@@ -31,7 +31,6 @@ writes are told apart from the probe's.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -50,7 +49,15 @@ from sqlalchemy.util import greenlet_spawn
 from starlette.applications import Starlette
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed, require_callable
+from ._base import (
+    Exercise,
+    ExerciseFailed,
+    article,
+    describe_error,
+    entered_lifespan,
+    learner_app,
+    require_lifespan,
+)
 
 NOTEBOOK_ID = "10_lifespan"
 SETTING = "WORKSHOP_DATABASE_URL"
@@ -60,6 +67,7 @@ REPLICA_PASSWORD = "replica-pa55"
 REPLICA_URL = f"postgresql+asyncpg://reader:{REPLICA_PASSWORD}@127.0.0.1:1/orders"
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 KEY = {"X-API-Key": "check-key"}
+NAME = "lifespan_with_write_check"
 
 STARTER = '''\
 from collections.abc import AsyncIterator
@@ -204,11 +212,6 @@ class _Watch:
         return self.timeline[start:]
 
 
-def _describe(exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
-
-
 def _database_error(exc: BaseException | None) -> BaseException | None:
     """The database's own error in ``exc`` or its causes (a wrapper around it is fine)."""
     seen: set[int] = set()
@@ -228,66 +231,16 @@ def _is_startup_error(exc: BaseException) -> bool:
     )
 
 
-def _require_lifespan(candidate: Any) -> None:
-    """Catch the shapes a server cannot use as a lifespan, before running anything."""
-    if isinstance(candidate, Starlette):
-        raise ExerciseFailed(
-            "You passed an app; pass the lifespan function itself: "
-            'lab.check("10.startup_check", lifespan_with_write_check), without parentheses.'
-        )
-    require_callable(candidate, "lifespan_with_write_check")
-    if inspect.isasyncgenfunction(candidate):
-        raise ExerciseFailed(
-            "lifespan_with_write_check is an async generator without @asynccontextmanager: "
-            "put @asynccontextmanager on the line above `async def`."
-        )
-    if inspect.isgeneratorfunction(candidate):
-        raise ExerciseFailed(
-            "lifespan_with_write_check is written with `def`: the probe awaits the database, "
-            "so it must be an `async def`, decorated with @asynccontextmanager."
-        )
-    if inspect.iscoroutinefunction(candidate):
-        raise ExerciseFailed(
-            "lifespan_with_write_check is a plain `async def` that returns: a lifespan "
-            "yields its state once, between startup and shutdown, under @asynccontextmanager."
-        )
-
-
 def _installed(candidate: Any, watch: _Watch) -> Any:
     """The learner's lifespan, unchanged, run the way Starlette runs one."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         watch.lifespan_task = asyncio.current_task()
-        manager = candidate(app)
-        if inspect.iscoroutine(manager):
-            manager.close()  # never awaited on purpose
-            raise ExerciseFailed(
-                "Calling lifespan_with_write_check(app) returned a coroutine: a lifespan "
-                "yields its state once, between startup and shutdown, under "
-                "@asynccontextmanager."
-            )
-        generator = getattr(manager, "gen", None)
-        if inspect.iscoroutine(generator):  # @asynccontextmanager on a function with no yield
-            generator.close()  # never awaited on purpose
-            raise ExerciseFailed(
-                "lifespan_with_write_check has no yield, so @asynccontextmanager cannot use "
-                "it: a lifespan yields its state once, between startup and shutdown."
-            )
-        if not hasattr(manager, "__aenter__") or not hasattr(manager, "__aexit__"):
-            raise ExerciseFailed(
-                f"lifespan_with_write_check(app) returned {_a(type(manager).__name__)}, not an "
-                "async context manager: write it as an `async def` with one yield, under "
-                "@asynccontextmanager."
-            )
-        async with manager as state:
+        async with entered_lifespan(candidate, app, NAME) as state:
             yield state
 
     return lifespan
-
-
-def _a(name: str) -> str:
-    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
 
 
 @contextmanager
@@ -350,18 +303,11 @@ class _Spy:
 
 
 def _app(candidate: Any, database: _Database, watch: _Watch) -> Starlette:
-    from workshop_app.config import Settings  # imported late: the notebook rewrites them
-    from workshop_app.main import create_app
-
-    settings = Settings(
-        environment="test",
+    app = learner_app(
         database_url=database.url,
         api_key=KEY["X-API-Key"],
-        rate_limit_enabled=False,
-        log_level="CRITICAL",  # a read-only app logs its failed writes: not the point here
         event_relay_interval_seconds=3600,  # the relay only runs at start and at stop
     )
-    app = create_app(settings)
     app.router.lifespan_context = _installed(candidate, watch)
     return app
 
@@ -507,11 +453,11 @@ async def _serves(candidate: Any, database: _Database, watch: _Watch) -> None:
         if spy.state is not None:
             raise ExerciseFailed(
                 f"The app on {database.label} served its requests, then failed at shutdown: "
-                f"{_describe(exc)}"
+                f"{describe_error(exc)}"
             ) from None
         hint = (
             f"Your lifespan refused to start on {database.label}, which is WRITABLE: "
-            f"{_describe(exc)}. Only a write that the database refuses may stop the start."
+            f"{describe_error(exc)}. Only a write that the database refuses may stop the start."
         )
         if _own_engine_failed(watch, start) is not None:
             hint += (
@@ -543,7 +489,7 @@ def _started_anyway(
     writes = [detail[1] for what, detail in before if what == "write"]
     if errors:
         return (
-            f"Your probe failed on {database.label} ({_describe(errors[0])}), but the error "
+            f"Your probe failed on {database.label} ({describe_error(errors[0])}), but the error "
             f"was caught and the app started anyway: {seen}. Logging the error, or carrying "
             "on, sends traffic to an app whose every write fails; the failure must leave the "
             "lifespan, so the server refuses to start."
@@ -579,11 +525,11 @@ def _judge_refusal(exc: BaseException, database: _Database, watch: _Watch, start
         if database_error is exc:
             raise ExerciseFailed(
                 f"It refused to start on {database.label}, but with the database's own error "
-                f"({_describe(exc)}): an operator reading it cannot tell which setting to fix. "
-                f"Catch it and raise the app's StartupError, which names {SETTING}."
+                f"({describe_error(exc)}): an operator reading it cannot tell which setting to "
+                f"fix. Catch it and raise the app's StartupError, which names {SETTING}."
             )
         raise ExerciseFailed(
-            f"It refused to start on {database.label} with {_a(type(exc).__name__)}, not a "
+            f"It refused to start on {database.label} with {article(type(exc).__name__)}, not a "
             "StartupError. Every startup failure of this app is a StartupError "
             "(workshop_app.lifespan), the one type a deploy script or a test looks for: "
             "raise that."
@@ -635,7 +581,7 @@ async def _refuses(candidate: Any, database: _Database, watch: _Watch) -> None:
             await watch.close_leftovers()
             raise ExerciseFailed(
                 f"The app started on {database.label}, served requests, and only raised at "
-                f"shutdown ({_describe(exc)}): your check runs after the yield. Everything "
+                f"shutdown ({describe_error(exc)}): your check runs after the yield. Everything "
                 "before the yield is startup: probe there."
             ) from None
         try:
@@ -650,7 +596,7 @@ async def _refuses(candidate: Any, database: _Database, watch: _Watch) -> None:
 
 
 async def verify_startup_check(candidate: Any) -> None:
-    _require_lifespan(candidate)
+    require_lifespan(candidate, NAME, "10.startup_check", awaits="the probe awaits the database")
     with tempfile.TemporaryDirectory(prefix="workshop-10-") as folder:
         root = Path(folder)
         writable = root / "orders.db"
