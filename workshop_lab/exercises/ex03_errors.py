@@ -14,7 +14,6 @@ by the notebook's helpers carries it; a body built by hand does not.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import json
 import logging
@@ -25,7 +24,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ..client import app_client
 from ..notebook import capture_logs
-from ._base import Exercise, ExerciseFailed, require_callable
+from ._base import (
+    Exercise,
+    ExerciseFailed,
+    learner_app,
+    learner_module,
+    plain_result,
+    require_callable,
+)
 
 NOTEBOOK_ID = "03_errors"
 ENVELOPE_KEYS = {"code", "message", "request_id", "details"}
@@ -34,29 +40,13 @@ CONCURRENT = "Requests at the same time"
 NO_RESPONSE = 599  # the stand-in answers this when the app returned without a response
 
 
-def _module(name: str) -> Any:
-    """A module of the learner's package as the app sees it now (notebooks reload them)."""
-    return importlib.import_module(f"workshop_app.{name}")
-
-
-def _build_app() -> Any:
-    config, main = _module("config"), _module("main")
-    settings = config.Settings(
-        environment="test",
-        database_url="sqlite+aiosqlite:///:memory:",
-        rate_limit_enabled=False,  # a later checkpoint's limiter; ignored before it exists
-        log_level="CRITICAL",  # a failing attempt logs a traceback; keep it out of the cell
-    )
-    return main.create_app(settings)
-
-
 def _with_request_ids(app: Any) -> Any:
     """The app behind a stand-in for notebook 04's request-id middleware.
 
     It also notices an app that returns without sending a response (an exception handler
     that returned None) and answers ``NO_RESPONSE`` instead, so the check can say so.
     """
-    request_id_var = _module("request_context").request_id_var
+    request_id_var = learner_module("request_context").request_id_var
 
     async def stand_in(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -126,7 +116,7 @@ class GoneError(AppError):
 
 def _current_app_error() -> type:
     """``AppError`` as the app's handlers know it now (notebooks reload the package)."""
-    return _module("exceptions").AppError
+    return learner_module("exceptions").AppError
 
 
 def _check_class(candidate: Any) -> None:
@@ -182,7 +172,7 @@ def _check_attribute_types(candidate: type) -> None:
 
 def _gone_app(candidate: type) -> Any:
     """The learner's current app, plus two routes that raise the candidate."""
-    app = _build_app()
+    app = learner_app()
 
     @app.get("/exports/{export_id}")
     async def read_export(export_id: int) -> dict:
@@ -241,7 +231,7 @@ def _check_messages(candidate: type, given: dict, default: dict) -> None:
             "__init__, or pass the message on to super().__init__."
         )
     message = default.get("message")
-    internal = _module("exceptions").INTERNAL_ERROR_MESSAGE
+    internal = learner_module("exceptions").INTERNAL_ERROR_MESSAGE
     if message == internal:
         hint = (
             "You set `message` on the class, but AppError.__init__ replaces it with "
@@ -383,23 +373,20 @@ def _handler_app(candidate: Any) -> tuple[Any, dict[Any, Any]]:
 
     Returns the app and the handlers the registration added or replaced, for the hints.
     """
-    app = _build_app()
+    app = learner_app()
     before = dict(app.exception_handlers)
-    outcome = candidate(app)
-    if inspect.isawaitable(outcome):
-        if inspect.iscoroutine(outcome):
-            outcome.close()
-        raise ExerciseFailed(
-            "register_pydantic_handler is `async def`: calling it made a coroutine that "
-            "never ran, so nothing was registered. Registering is not I/O: make it a plain "
-            "function, as register_error_handlers is."
-        )
+    plain_result(
+        candidate(app),
+        "register_pydantic_handler is `async def`: calling it made a coroutine that "
+        "never ran, so nothing was registered. Registering is not I/O: make it a plain "
+        "function, as register_error_handlers is.",
+    )
     changed = {
         key: handler
         for key, handler in app.exception_handlers.items()
         if key not in before or before[key] is not handler
     }
-    not_found = _module("exceptions").NotFoundError
+    not_found = learner_module("exceptions").NotFoundError
 
     @app.post("/exercise/webhooks/orders")
     async def order_webhook(request: Request) -> dict:
