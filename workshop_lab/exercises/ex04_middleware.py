@@ -24,7 +24,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from ..client import app_client
 from ..notebook import capture_logs
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, plain_result
 
 NOTEBOOK_ID = "04_middleware"
 HEADER = "X-Process-Time"
@@ -630,13 +630,11 @@ def _order_app(candidate: Any, settings: Any, timing: type) -> FastAPI:
     async def hello() -> dict[str, str]:
         return {"message": "hello"}
 
-    result = candidate(app, settings, timing)
-    if inspect.iscoroutine(result):
-        result.close()  # never awaited on purpose: avoid a "never awaited" warning
-        raise ExerciseFailed(
-            "register_middleware_with_timing is a coroutine function, but add_middleware is "
-            "a plain call and create_app does not await: make it a plain function."
-        )
+    plain_result(
+        candidate(app, settings, timing),
+        "register_middleware_with_timing is a coroutine function, but add_middleware is "
+        "a plain call and create_app does not await: make it a plain function.",
+    )
     return app
 
 
