@@ -29,7 +29,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed, StateSpy
+from ._base import Exercise, ExerciseFailed, StateSpy, learner_app, plain_result
 
 NOTEBOOK_ID = "06_data"
 EXERCISE_ID = "06.product_table"
@@ -160,9 +160,7 @@ def _declare(candidate: Any) -> tuple[type, type, type]:
                 "declared it outside product_models(). Run `lab.reload_app();` once, keep the "
                 "classes inside the function, and check again."
             ) from None
-    if inspect.iscoroutine(declared):
-        declared.close()  # never awaited on purpose: no "never awaited" warning
-        raise ExerciseFailed("product_models is `async def`; make it a plain `def`.")
+    plain_result(declared, "product_models is `async def`; make it a plain `def`.")
     if not (isinstance(declared, tuple) and len(declared) == 3):
         raise ExerciseFailed(
             "product_models() must end with `return Product, ProductCreate, ProductRead` "
@@ -280,17 +278,9 @@ class _Catalogue:
     """
 
     def __init__(self, product: type, create: type, read: type) -> None:
-        from workshop_app.config import Settings
         from workshop_app.dependencies import SessionDep
-        from workshop_app.main import create_app
 
-        settings = Settings(
-            environment="test",
-            database_url="sqlite+aiosqlite:///:memory:",
-            log_level="CRITICAL",
-            rate_limit_enabled=False,
-        )
-        app = create_app(settings)
+        app = learner_app()
         self.errors: list[BaseException] = []
 
         @app.post("/products", status_code=201, response_model=read)
