@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed, StateSpy
+from ._base import Exercise, ExerciseFailed, StateSpy, describe_error, learner_app, learner_module
 
 NOTEBOOK_ID = "07_services"
 MAX_PENDING = 3
@@ -211,18 +211,9 @@ def _build_app(candidate: Any, outcomes: dict[int, Any], database: Path, meeting
     ``outcomes[user_id]`` is what the candidate did for that user's latest order: the value
     it returned or the exception it raised (the app turns an exception into a response).
     """
-    config = importlib.import_module("workshop_app.config")
-    main = importlib.import_module("workshop_app.main")
-    dependencies = importlib.import_module("workshop_app.dependencies")
-    order_service = importlib.import_module("workshop_app.services.order_service")
-    settings = config.Settings(
-        environment="test",
-        database_url=f"sqlite+aiosqlite:///{database.as_posix()}",
-        api_key=API_KEY,
-        rate_limit_enabled=False,
-        log_level="CRITICAL",  # a crashing attempt logs a traceback; keep it out of the cell
-    )
-    app = main.create_app(settings)
+    dependencies = learner_module("dependencies")
+    order_service = learner_module("services.order_service")
+    app = learner_app(database_url=f"sqlite+aiosqlite:///{database.as_posix()}", api_key=API_KEY)
 
     async def recorded(session: Any, draft: Any) -> None:
         try:
@@ -282,11 +273,6 @@ def _nth(number: int) -> str:
     return f"{number}{suffix}"
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
-
-
 def _crash_hint(outcome: Any) -> str:
     """Why the app answered 500: what the candidate raised."""
     if not isinstance(outcome, BaseException):
@@ -311,16 +297,16 @@ def _crash_hint(outcome: Any) -> str:
         )
     if isinstance(outcome, AttributeError) and "'coroutine' object" in str(outcome):
         return (
-            f"Your rule raised {_describe(outcome)}: what session.exec(...) returns is a "
+            f"Your rule raised {describe_error(outcome)}: what session.exec(...) returns is a "
             "coroutine, not the result yet. Await it first, then read the count from the result."
         )
     if type(outcome).__module__.startswith("sqlalchemy"):
         return (
-            f"Your query failed in the database: {_describe(outcome)}. Count rows of the Order "
-            "table, with conditions on its columns (the user, the status)."
+            f"Your query failed in the database: {describe_error(outcome)}. Count rows of the "
+            "Order table, with conditions on its columns (the user, the status)."
         )
     return (
-        f"Your rule raised {_describe(outcome)}, which is not an AppError, so the catch-all "
+        f"Your rule raised {describe_error(outcome)}, which is not an AppError, so the catch-all "
         "handler answered 500 INTERNAL_ERROR. Refuse by raising TooManyPendingOrders, a "
         "ConflictError the error handlers turn into a 409."
     )
@@ -472,7 +458,7 @@ async def _place_orders(candidate: Any, database: Path) -> None:
         problems = []
         for name, (response, outcome) in results.items():
             if response.status_code == 500 and isinstance(outcome, BaseException):
-                problems.append(f"{name}'s order failed with {_describe(outcome)}")
+                problems.append(f"{name}'s order failed with {describe_error(outcome)}")
             elif response.status_code == 500:
                 raise ExerciseFailed(_crash_hint(outcome))
             elif (response.status_code == 201) != expected[name]:
