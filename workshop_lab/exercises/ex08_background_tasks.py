@@ -24,17 +24,23 @@ import contextlib
 import contextvars
 import importlib
 import inspect
-import sqlite3
-import tempfile
-import uuid
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed, StateSpy
+from ._base import (
+    Exercise,
+    ExerciseFailed,
+    Person,
+    StateSpy,
+    add_users,
+    describe_error,
+    learner_app,
+    learner_module,
+    scratch_database_url,
+)
 
 NOTEBOOK_ID = "08_background_tasks"
 EXERCISE_ID = "08.resend_failed"
@@ -145,13 +151,6 @@ HINTS = (
 
 
 # --- the world the check builds --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-    email: str
 
 
 ADA = Person(3, "Ada", "ada@example.com")
@@ -280,21 +279,11 @@ def _spy_session_class(session_class: type) -> type:
 
 
 def _build_app(router: Any, mailer: "CheckMailer", database_url: str) -> Any:
-    config = importlib.import_module("workshop_app.config")
-    main = importlib.import_module("workshop_app.main")
-    dependencies = importlib.import_module("workshop_app.dependencies")
+    dependencies = learner_module("dependencies")
     session_module = importlib.import_module("sqlmodel.ext.asyncio.session")
     spy_class = _spy_session_class(session_module.AsyncSession)
-
-    settings = config.Settings(
-        environment="test",
-        database_url=database_url,
-        api_key=API_KEY,
-        rate_limit_enabled=False,
-        log_level="CRITICAL",  # the app's logs of failed sends stay out of the cell
-    )
     world = mailer.world
-    app = main.create_app(settings)
+    app = learner_app(database_url=database_url, api_key=API_KEY)
     app.state.mailer = mailer
 
     async def request_session(engine: dependencies.EngineDep) -> Any:
@@ -321,15 +310,7 @@ async def _seed(engine: Any) -> None:
     models = importlib.import_module("workshop_app.models")
     session_module = importlib.import_module("sqlmodel.ext.asyncio.session")
     async with session_module.AsyncSession(engine) as session:
-        for person in (ADA, BOB, CY, DEE, EVE):
-            session.add(
-                models.User(
-                    id=person.id,
-                    email=person.email,
-                    full_name=person.name,
-                    password_hash="not-a-real-hash",
-                )
-            )
+        add_users(session, (ADA, BOB, CY, DEE, EVE))
         await session.flush()
         for email_id, (person, status) in EMAILS.items():
             session.add(
@@ -394,11 +375,6 @@ def _route(candidate: Any) -> Any:
 # --- reading what happened -----------------------------------------------------------------
 
 
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:160]}" if lines else type(exc).__name__
-
-
 def _post(person_id: int) -> str:
     return f"POST {PATH.format(user_id=person_id)}"
 
@@ -407,7 +383,7 @@ def _crash_hint(world: World, probe: str, response: Any, person: Person) -> None
     """What escaped the app: from the route (a 500), or from a task after the 202."""
     crash = world.crashes.get(probe)
     if response.status_code == 500:
-        reason = f" ({_describe(crash)})" if crash is not None else ""
+        reason = f" ({describe_error(crash)})" if crash is not None else ""
         raise ExerciseFailed(
             f"{_post(person.id)} ({person.name}) crashed with a 500{reason}: the route "
             "itself failed, before answering."
@@ -423,13 +399,13 @@ def _crash_hint(world: World, probe: str, response: Any, person: Person) -> None
         )
     if isinstance(crash, ConnectionError) and NEW_ERROR in str(crash):
         raise ExerciseFailed(
-            f"The mailer is down for Bob, and the task let {_describe(crash)} escape after "
+            f"The mailer is down for Bob, and the task let {describe_error(crash)} escape after "
             "the 202 had been sent. Nobody is left to answer: the error is lost, the tasks "
             "queued after it never run, and the row does not say what happened. Catch the "
             "failure in the task and record it on the row (still failed, with the new error)."
         )
     raise ExerciseFailed(
-        f"After the 202 to {person.name} had been sent, a task raised {_describe(crash)}. "
+        f"After the 202 to {person.name} had been sent, a task raised {describe_error(crash)}. "
         "An exception escaping a task reaches nobody and stops the tasks queued after it."
     )
 
@@ -704,23 +680,11 @@ async def _run_probes(client: Any, world: World, route: Any, mailer: CheckMailer
     await _expect_rows(world, route, mailer, dict.fromkeys(expected, "sent"))
 
 
-@contextlib.contextmanager
-def _database_url() -> Iterator[str]:
-    """A database of the check's own that several connections share, as a file would be
-    (not ``:memory:``, one connection for everyone), without a file's fsyncs when SQLite
-    has the ``memdb`` VFS (3.36+): it lives while a connection of the app's engine does."""
-    if sqlite3.sqlite_version_info >= (3, 36):
-        yield f"sqlite+aiosqlite:///file:/check-08-{uuid.uuid4().hex}?vfs=memdb&uri=true"
-        return
-    with tempfile.TemporaryDirectory(prefix="check-08-") as folder:
-        yield f"sqlite+aiosqlite:///{(Path(folder) / 'check.db').as_posix()}"
-
-
 async def verify_resend_failed(candidate: Any) -> None:
     route = _route(candidate)
     world = World()
     mailer = CheckMailer(world)
-    with _database_url() as url:
+    with scratch_database_url("check-08-", memory=True) as url:
         spy = StateSpy(_build_app(candidate, mailer, url))
         async with app_client(spy) as client:
             await client.get("/health/live")  # starts the app: its engine is in the state
