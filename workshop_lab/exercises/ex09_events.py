@@ -25,14 +25,23 @@ import importlib
 import inspect
 import json
 import logging
-import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ._base import Exercise, ExerciseFailed
+from ._base import (
+    Exercise,
+    ExerciseFailed,
+    Person,
+    add_users,
+    describe_error,
+    is_coroutine_function,
+    learner_module,
+    learner_settings,
+    plain_result,
+    require_arguments,
+    scratch_database_url,
+)
 
 NOTEBOOK_ID = "09_events"
 EXERCISE_ID = "09.order_confirmation"
@@ -143,15 +152,8 @@ HINTS = (
 )
 
 
-@dataclass(frozen=True)
-class Customer:
-    id: int
-    name: str
-    email: str
-
-
-ADA = Customer(3, "Ada", "ada@example.com")
-GRACE = Customer(5, "Grace", "grace@example.com")
+ADA = Person(3, "Ada", "ada@example.com")
+GRACE = Person(5, "Grace", "grace@example.com")
 # Two customers, three orders: Ada has two, so "an email for this customer" is not enough.
 ORDERS = (
     (ADA, {"sku": "TV-55", "quantity": 2, "unit_price_cents": 6000}),
@@ -212,7 +214,7 @@ class _Watched:
             # Awaited exactly as the bus awaits it: a plain def fails here the same way.
             await self.handler(event)
         except Exception as exc:
-            self.watch.errors.append(_describe(exc))
+            self.watch.errors.append(describe_error(exc))
             raise
         finally:
             self.watch.delivery = None
@@ -244,20 +246,6 @@ def _quiet_logs() -> Iterator[None]:
         logging.disable(previous)
 
 
-def _describe(exc: BaseException) -> str:
-    """Type and first line, without SQLAlchemy's link or a memory address."""
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    first_line = re.sub(r" \(Background on this error at: [^)]*\)", "", first_line)
-    first_line = re.sub(r"<(\w+) at 0x[0-9a-f]+>", r"<\1>", first_line)
-    return f"{type(exc).__name__}: {first_line}"[:300]
-
-
-def _is_coroutine_function(handler: Any) -> bool:
-    if inspect.iscoroutinefunction(handler):
-        return True
-    return inspect.iscoroutinefunction(type(handler).__call__)
-
-
 def _all_handler_names(bus: Any) -> dict[str, list[str]]:
     """Event name -> the handlers an event of that name goes to."""
     events = importlib.import_module("workshop_app.events")
@@ -271,15 +259,12 @@ def _require_subscribe(candidate: Any) -> None:
             "engine and mailer (not the handler class, not a result): "
             f'lab.check("{EXERCISE_ID}", subscribe).'
         )
-    try:
-        inspect.signature(candidate).bind(object(), object(), object())
-    except TypeError:
-        raise ExerciseFailed(
-            "Keep the starter's signature, subscribe(bus, engine, mailer): the app calls it "
-            "with its bus, its engine and its mailer."
-        ) from None
-    except ValueError:
-        pass  # no signature to read: the call will tell
+    require_arguments(
+        candidate,
+        (object(), object(), object()),
+        "Keep the starter's signature, subscribe(bus, engine, mailer): the app calls it "
+        "with its bus, its engine and its mailer.",
+    )
 
 
 def _subscribe(candidate: Any, settings: Any, engine: Any, mailer: Any, watch: Watch) -> Any:
@@ -291,13 +276,11 @@ def _subscribe(candidate: Any, settings: Any, engine: Any, mailer: Any, watch: W
         result = candidate(events.bus, engine, mailer)
     except ValueError as exc:  # the bus refuses a second handler under one name
         raise ExerciseFailed(f"The bus refused a subscription ({exc}): subscribe once.") from None
-    if inspect.isawaitable(result):
-        if inspect.iscoroutine(result):
-            result.close()
-        raise ExerciseFailed(
-            "Keep subscribe a plain def: subscribing awaits nothing, and the app calls it "
-            "without await, so the body of an async subscribe never runs."
-        )
+    plain_result(
+        result,
+        "Keep subscribe a plain def: subscribing awaits nothing, and the app calls it "
+        "without await, so the body of an async subscribe never runs.",
+    )
     receivers = _all_handler_names(events.bus)
     added = sorted({name for names in receivers.values() for name in names} - own)
     if not added:
@@ -332,24 +315,15 @@ def _subscribe(candidate: Any, settings: Any, engine: Any, mailer: Any, watch: W
     return events
 
 
-async def _place_orders(engine: Any) -> list[tuple[int, Customer]]:
+async def _place_orders(engine: Any) -> list[tuple[int, Person]]:
     """Two customers and three orders, committed: three ``order.placed`` events pending."""
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    models = importlib.import_module("workshop_app.models")
     schemas = importlib.import_module("workshop_app.schemas")
     services = importlib.import_module("workshop_app.services")
     placed = []
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        for customer in (ADA, GRACE):
-            session.add(
-                models.User(
-                    id=customer.id,
-                    email=customer.email,
-                    full_name=customer.name,
-                    password_hash="not-a-real-hash",
-                )
-            )
+        add_users(session, (ADA, GRACE))
         await session.flush()
         orders = services.OrderService(session)
         for customer, line in ORDERS:
@@ -405,7 +379,7 @@ def _learner_error(row: Any) -> str:
     return row.error or "an error"
 
 
-def _emails_for(order_id: int, customer: Customer, mailer: Any, outbox: list[Any]) -> tuple:
+def _emails_for(order_id: int, customer: Person, mailer: Any, outbox: list[Any]) -> tuple:
     """(messages sent to the customer, outbox rows queued) for one order's confirmation."""
     subject = _subject(order_id)
     sent = [m for m in mailer.sent if m.subject == subject]
@@ -414,7 +388,7 @@ def _emails_for(order_id: int, customer: Customer, mailer: Any, outbox: list[Any
 
 
 def _failure_hint(
-    row: Any, order_id: int, customer: Customer, sent: int, watched: Any, redelivered: bool
+    row: Any, order_id: int, customer: Person, sent: int, watched: Any, redelivered: bool
 ) -> str:
     if watched.watch.elsewhere and HANDLER_NAME in (row.error or ""):
         return (
@@ -427,7 +401,7 @@ def _failure_hint(
 
 
 def _failure_told(
-    row: Any, order_id: int, customer: Customer, sent: int, handler: Any, redelivered: bool
+    row: Any, order_id: int, customer: Person, sent: int, handler: Any, redelivered: bool
 ) -> str:
     error = _learner_error(row)
     failed_handlers = json.loads(row.failed_handlers) if row.failed_handlers else []
@@ -437,7 +411,7 @@ def _failure_told(
             f"handlers failed ({row.error}). If you edited event_handlers.py, "
             'lab.restore("workshop_app/event_handlers.py") puts it back.'
         )
-    if not _is_coroutine_function(handler) and error.startswith("TypeError") and "await" in error:
+    if not is_coroutine_function(handler) and error.startswith("TypeError") and "await" in error:
         done = f"; {customer.name} got {sent} email(s) for that order" if sent else ""
         return (
             "Your handler is a plain def. The bus calls it, which runs its body, then awaits "
@@ -482,7 +456,7 @@ def _expired_note(error: str) -> str:
 
 def _expect_dispatched(
     rows: list[Any],
-    placed: list[tuple[int, Customer]],
+    placed: list[tuple[int, Person]],
     mailer: Any,
     outbox: list[Any],
     events: Any,
@@ -509,7 +483,7 @@ def _expect_dispatched(
 
 
 def _expect_emails(
-    placed: list[tuple[int, Customer]], mailer: Any, outbox: list[Any], watch: Watch
+    placed: list[tuple[int, Person]], mailer: Any, outbox: list[Any], watch: Watch
 ) -> None:
     ours = {_subject(order_id) for order_id, _ in placed}
     strangers = [e.subject for e in outbox if e.subject not in ours]
@@ -608,7 +582,7 @@ async def _redeliver(engine: Any) -> None:
 
 
 def _expect_once(
-    placed: list[tuple[int, Customer]], mailer: Any, outbox: list[Any], restarted: bool
+    placed: list[tuple[int, Person]], mailer: Any, outbox: list[Any], restarted: bool
 ) -> None:
     for order_id, customer in placed:
         sent, queued = _emails_for(order_id, customer, mailer, outbox)
@@ -632,21 +606,11 @@ def _expect_once(
         )
 
 
-@contextlib.contextmanager
-def _database_url() -> Iterator[str]:
-    """A SQLite file of the check's own: several connections see each other's commits (and
-    only those), as with a real database."""
-    with tempfile.TemporaryDirectory(prefix="check-09-") as folder:
-        yield f"sqlite+aiosqlite:///{(Path(folder) / 'check.db').as_posix()}"
-
-
 async def _run(candidate: Any, url: str, watch: Watch) -> None:
-    config = importlib.import_module("workshop_app.config")
-    database = importlib.import_module("workshop_app.database")
-    mail = importlib.import_module("workshop_app.mail")
-    settings = config.Settings(
+    database = learner_module("database")
+    mail = learner_module("mail")
+    settings = learner_settings(
         database_url=url,
-        log_level="CRITICAL",
         event_relay_interval_seconds=INTERVAL,
         event_max_attempts=MAX_ATTEMPTS,
     )
@@ -693,7 +657,7 @@ async def _run(candidate: Any, url: str, watch: Watch) -> None:
 async def verify_order_confirmation(candidate: Any) -> None:
     _require_subscribe(candidate)
     watch = Watch()
-    with _database_url() as url, _watching_sessions(watch), _quiet_logs():
+    with scratch_database_url("check-09-") as url, _watching_sessions(watch), _quiet_logs():
         await _run(candidate, url, watch)
 
 
