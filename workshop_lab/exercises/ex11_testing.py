@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed
+from ._base import Exercise, ExerciseFailed, is_coroutine_function
 
 NOTEBOOK_ID = "11_testing"
 MIN_ORDER_CENTS = 500
@@ -276,7 +276,7 @@ def _check_shape(test: Any) -> None:
             "lab.check('11.catch_the_bug', test_minimum_order), the name without quotes "
             "or parentheses."
         )
-    if not (inspect.iscoroutinefunction(test) or inspect.iscoroutinefunction(type(test).__call__)):
+    if not is_coroutine_function(test):
         raise ExerciseFailed(
             "Make the test `async def`: it awaits client.post(...). "
             "pytest runs it with @pytest.mark.anyio; the check awaits it."
