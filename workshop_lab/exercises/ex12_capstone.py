@@ -21,10 +21,8 @@ import difflib
 import inspect
 import re
 import secrets
-import tempfile
 from collections.abc import Mapping
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -34,7 +32,13 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ..client import app_client
-from ._base import Exercise, ExerciseFailed
+from ._base import (
+    Exercise,
+    ExerciseFailed,
+    is_coroutine_function,
+    plain_result,
+    scratch_database_url,
+)
 
 NOTEBOOK_ID = "12_capstone"
 PREFIX = "WORKSHOP_"
@@ -129,8 +133,7 @@ def _require_function(candidate: Any) -> None:
             f"Expected the function production_env, got {type(candidate).__name__}: pass the "
             'function itself, lab.check("12.production_settings", production_env).'
         )
-    target = candidate if inspect.isroutine(candidate) else type(candidate).__call__
-    if inspect.iscoroutinefunction(target):
+    if is_coroutine_function(candidate):
         raise ExerciseFailed(
             "production_env is `async def`: a deploy reads its result directly, and there is "
             "nothing to await. Make it a plain `def`."
@@ -158,13 +161,10 @@ def _call(candidate: Any, password: str, behind_proxy: bool) -> Mapping[str, Any
                     "The check calls it for several deployments, as a deploy script would."
                 ) from None
             args, kwargs = (), {"database_password": password, "behind_proxy": behind_proxy}
-    env = candidate(*args, **kwargs)
-    if inspect.isawaitable(env):
-        if inspect.iscoroutine(env):
-            env.close()  # never awaited on purpose: no "never awaited" warning
-        raise ExerciseFailed(
-            "production_env returned an awaitable: make it a plain `def` that returns the dict."
-        )
+    env = plain_result(
+        candidate(*args, **kwargs),
+        "production_env returned an awaitable: make it a plain `def` that returns the dict.",
+    )
     if not isinstance(env, Mapping):
         raise ExerciseFailed(
             f"production_env(...) returned {type(env).__name__}: return a dict of environment "
@@ -472,8 +472,7 @@ async def _check_the_app_starts(settings: Any) -> None:
     from workshop_app.main import create_app
 
     key = settings.api_key.get_secret_value()
-    with tempfile.TemporaryDirectory(prefix="workshop-check-") as folder:
-        url = f"sqlite+aiosqlite:///{(Path(folder) / 'production.db').as_posix()}"
+    with scratch_database_url("workshop-check-") as url:
         await _migrated_database(url)
         stand_in = settings.model_copy(update={"database_url": url, "log_level": "CRITICAL"})
         try:
