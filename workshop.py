@@ -190,7 +190,12 @@ def main(argv: list[str]) -> int:
         return run(setup(), str(ROOT / "tools" / "serve.py"), *rest)
     if command == "test":
         # One worker per core; a file (a notebook's cells share a kernel) stays on one worker.
-        return run(setup(), "-m", "pytest", "-n", "auto", "--dist", "loadfile", *rest)
+        # Files go out in the order conftest.py gives them (the slowest first), not by count.
+        return run(
+            setup(),
+            *("-m", "pytest", "-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder"),
+            *rest,
+        )
     if command == "regen":
         return run(setup(), str(ROOT / "tools" / "regen.py"), *rest)
     if command == "restore":
