@@ -9,6 +9,7 @@ them killed, are in tests/test_scale_out.py.
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import api_helpers
 import httpx
@@ -22,6 +23,7 @@ from workshop_app.event_bus import describe_error
 from workshop_app.mail import MemoryMailer, Message
 from workshop_app.main import create_app
 from workshop_app.models import OutboxEmail
+from workshop_app.models.base import utc_now
 from workshop_app.services.work_queue import claim_due
 from workshop_app.tasks import orders_csv
 from workshop_app.worker import BackgroundWorker
@@ -459,6 +461,22 @@ async def test_a_hung_send_is_cut_off_then_retried_then_failed(
     assert (row.status, row.attempts) == ("failed", 2)
     assert row.error == "TimeoutError: not finished within 0.2 s"
     assert sorted(m.idempotency_key for m in mailer.sent) == ["outbox-email-2", "outbox-email-3"]
+
+
+async def test_a_host_whose_clock_runs_ahead_takes_no_live_lease_on_postgresql(
+    app_settings, client_for, shared_url, monkeypatch
+):
+    """Worker b's host clock runs an hour ahead of a's. On PostgreSQL leases are written and
+    compared with the database's clock, so a's live lease holds; SQLite lives on one host,
+    whose clock counts (here, b's: the lease looks ended)."""
+    engine = await _owed_emails(app_settings, client_for, shared_url, 1)
+    first = {"lease_seconds": 30, "limit": 10, "max_attempts": 3}
+    assert await claim_due(engine, OutboxEmail, instance="a", **first) == [1]
+    ahead = utc_now() + timedelta(hours=1)
+    monkeypatch.setattr("workshop_app.services.work_queue.utc_now", lambda: ahead)
+    taken = await claim_due(engine, OutboxEmail, instance="b", **first)
+    await engine.dispose()
+    assert taken == ([] if shared_url.startswith("postgresql") else [1])
 
 
 @pytest.mark.parametrize(

@@ -243,6 +243,20 @@ async def test_an_event_whose_dispatch_kills_every_relay_is_failed_after_max_att
     assert logged == [f"Gave up on stored_events [1]: {reason}"]
 
 
+async def test_a_host_whose_clock_runs_ahead_takes_no_live_claim_on_postgresql(engine, monkeypatch):
+    """Relay b's host clock runs an hour ahead of a's. On PostgreSQL leases are written and
+    compared with the database's clock, so a's live claim holds; SQLite lives on one host,
+    whose clock counts (here, b's: the lease looks ended)."""
+    await record(engine)
+    first = {"lease_seconds": 30, "limit": 10, "max_attempts": 3}
+    assert [row.id for row in await claim_events(engine, instance="a", **first)] == [1]
+    ahead = utc_now() + timedelta(hours=1)
+    for module in ("work_queue", "event_store"):  # wherever the claim reads the time
+        monkeypatch.setattr(f"workshop_app.services.{module}.utc_now", lambda: ahead, raising=False)
+    taken = [row.id for row in await claim_events(engine, instance="b", **first)]
+    assert taken == ([] if engine.dialect.name == "postgresql" else [1])
+
+
 async def test_stop_drains_the_queued_events(engine):
     seen = Recorder()
     relay = relay_for(engine, bus_with(seen), interval=60)  # the loop never ticks here

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         3, ge=1, description="Dispatch attempts before an event is left 'failed' for a person."
     )
     shutdown_timeout_seconds: float = Field(
-        5.0, gt=0, description="How long shutdown waits to dispatch the events still queued."
+        5.0, gt=0, description="How long shutdown waits, in all, for the queued events and work."
     )
     lease_seconds: float = Field(
         30.0, gt=0, description="How long an instance's claim on a row of work lasts."

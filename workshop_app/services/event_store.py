@@ -15,6 +15,7 @@ went, only for the relay that still holds it.
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.engine import Row
@@ -24,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.events import DomainEvent
 from workshop_app.models import EventStatus, StoredEvent
-from workshop_app.models.base import utc_now
+from workshop_app.services.work_queue import lease_clock
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ async def list_events(
     return (await session.exec(query.limit(limit).offset(offset))).all(), total
 
 
-def _claimable(now: datetime, max_attempts: int) -> ColumnElement[bool]:
+def _claimable(now: Any, max_attempts: int) -> ColumnElement[bool]:
     """Pending and due (a retry waits for its ``next_attempt_at``), or claimed under a lease
     that ended: the relay that held it stopped before it settled the row. Either way with an
     attempt left."""
@@ -61,13 +62,13 @@ def _claimable(now: datetime, max_attempts: int) -> ColumnElement[bool]:
     )
 
 
-def _abandoned(now: datetime) -> ColumnElement[bool]:
+def _abandoned(now: Any) -> ColumnElement[bool]:
     return and_(
         col(StoredEvent.status) == EventStatus.DISPATCHING, col(StoredEvent.lease_until) < now
     )
 
 
-def _spent(now: datetime, max_attempts: int) -> ColumnElement[bool]:
+def _spent(now: Any, max_attempts: int) -> ColumnElement[bool]:
     """No attempt left and no live lease, yet not settled: the last relay to claim it stopped
     or crashed mid-dispatch (a failure it survived is written ``failed``)."""
     return and_(
@@ -86,7 +87,7 @@ async def claim_events(
     relays claim at once without waiting for each other and never get the same row (SQLite
     has no such clause and needs none: its writers take turns).
     """
-    now = utc_now()
+    now = lease_clock(engine)  # the database's on PostgreSQL: one clock for every host
     spent = _spent(now, max_attempts)
     async with engine.connect() as connection:  # look before writing: idle loops never lock
         anything = select(StoredEvent.id).where(or_(_claimable(now, max_attempts), spent))
@@ -148,7 +149,7 @@ async def renew_event(
         .where(col(StoredEvent.id) == event_id)
         .where(col(StoredEvent.status) == EventStatus.DISPATCHING)
         .where(col(StoredEvent.claimed_by) == instance)
-        .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))
+        .values(lease_until=lease_clock(engine) + timedelta(seconds=lease_seconds))
     )
     async with engine.begin() as connection:
         return (await connection.execute(statement)).rowcount == 1

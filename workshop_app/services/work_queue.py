@@ -6,14 +6,15 @@ settles the row (only while the claim is still its own). The claim is one UPDATE
 UPDATE SKIP LOCKED`` on PostgreSQL when it picks several rows: workers in several processes
 never take the same row, and the rows of a worker that died return to the others when its
 lease ends. ``attempts`` counts claims, so a row whose work kills every worker that takes it
-stops at ``max_attempts``: the claim marks it ``failed``, for a person.
+stops at ``max_attempts``: the claim marks it ``failed``, for a person. Leases are written
+and compared with one clock (``lease_clock``): on PostgreSQL the database's, not each host's.
 """
 
 import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
@@ -23,6 +24,13 @@ from workshop_app.models.base import utc_now
 logger = logging.getLogger(__name__)
 
 Work = type[OutboxEmail] | type[OrderReport]
+
+
+def lease_clock(engine: AsyncEngine) -> Any:
+    """The time leases are written and compared with: on PostgreSQL the database's ``now()``,
+    since instances on several hosts share it and their own clocks drift apart (a host whose
+    clock runs ahead would take live leases); on SQLite, which lives on one host, the host's."""
+    return func.now() if engine.dialect.name == "postgresql" else utc_now()
 
 
 def _claimable(model: Work, now: Any, max_attempts: int) -> ColumnElement[bool]:
@@ -64,7 +72,7 @@ async def claim(
     max_attempts: int,
 ) -> bool:
     """Claim one row; False if it is not claimable (done, not due, held, or spent)."""
-    now = utc_now()
+    now = lease_clock(engine)
     statement = _claim(model, now, instance=instance, lease_seconds=lease_seconds).where(
         col(model.id) == row_id, _claimable(model, now, max_attempts)
     )
@@ -84,7 +92,7 @@ async def claim_due(
     """Claim up to ``limit`` claimable rows, oldest first; their ids. First mark ``failed``
     the rows whose attempts are spent. Looks before it writes: an idle worker, every
     second, must not queue for the database's write lock."""
-    now = utc_now()
+    now = lease_clock(engine)
     claimable, spent = _claimable(model, now, max_attempts), _spent(model, now, max_attempts)
     async with engine.connect() as connection:
         anything = select(model.id).where(or_(claimable, spent)).limit(1)
@@ -136,7 +144,7 @@ async def renew(
         update(model)
         .where(col(model.id) == row_id, col(model.claimed_by) == instance)
         .where(col(model.lease_until).is_not(None))
-        .values(lease_until=utc_now() + timedelta(seconds=lease_seconds))
+        .values(lease_until=lease_clock(engine) + timedelta(seconds=lease_seconds))
     )
     async with engine.begin() as connection:
         return (await connection.execute(statement)).rowcount == 1
