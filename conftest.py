@@ -82,8 +82,8 @@ SLOWEST_FILES = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker
         rank = {path: n for n, path in enumerate(SLOWEST_FILES)}
         items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     else:
