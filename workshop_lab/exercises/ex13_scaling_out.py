@@ -132,8 +132,8 @@ HINTS = (
     "rows another worker is picking at the same moment.",
     'Reread "Leases: work any instance may take, and none may lose" (what a lease is, what '
     'is claimable) and "The relay claims with a lease" (one UPDATE, oldest first, SKIP '
-    'LOCKED); "The work tables: services/work_queue.py" has the same claim without the '
-    "limit on attempts.",
+    'LOCKED); "The work tables: services/work_queue.py" has the same claim as it stood '
+    "before the limit on attempts, which the app adopts after this exercise.",
 )
 
 # --- a PostgreSQL server for the checks: started once per process, stopped at exit ------
