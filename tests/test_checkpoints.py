@@ -207,8 +207,8 @@ from workshop_lab.exercises import check, exercises_for
 from workshop_lab.quizzes import load_bank, observe
 from workshop_lab.quizzes.bank import QUIZ_DIR
 from workshop_lab.quizzes.models import Predict
-from workshop_lab.quizzes.normalize import prediction_key
-from workshop_lab.quizzes.predict import run
+from workshop_lab.quizzes.models import prediction_key
+from workshop_lab.quizzes.grading import run
 
 notebook = sys.argv[1]
 report = {"predict": {}, "exercises": {}}

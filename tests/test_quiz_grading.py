@@ -14,9 +14,8 @@ from quiz_helpers import question, write_bank
 
 from workshop_lab.quizzes import Grade, grade, load_bank, observe
 from workshop_lab.quizzes.grading import ObservationError
-from workshop_lab.quizzes.models import Bank
-from workshop_lab.quizzes.normalize import header, number, prediction_key, word
-from workshop_lab.quizzes.shuffle import displayed_options, option_order
+from workshop_lab.quizzes.models import Bank, header, number, prediction_key, word
+from workshop_lab.quizzes.text import displayed_options, option_order
 
 
 def load(tmp_path: Path, *entries: dict, **top: object) -> Bank:
@@ -265,7 +264,7 @@ def test_option_order_is_pinned() -> None:
 @pytest.mark.parametrize("hash_seed", ["0", "1", "12345"])
 def test_option_order_is_the_same_in_another_process(hash_seed: str) -> None:
     code = (
-        "from workshop_lab.quizzes.shuffle import option_order;"
+        "from workshop_lab.quizzes.text import option_order;"
         "print([option_order('nb', q, 7) for q in ('x', 'y', 'z')])"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}

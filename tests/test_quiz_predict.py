@@ -11,8 +11,8 @@ import pytest
 from quiz_helpers import question, write_bank
 
 from workshop_lab.quizzes import grade, load_bank, observe
+from workshop_lab.quizzes.grading import build_app, run
 from workshop_lab.quizzes.models import Predict
-from workshop_lab.quizzes.predict import build_app, run
 
 # Every shipped bank's predict answers are checked against the app at the notebook's own
 # checkpoint, in tests/test_checkpoints.py.

@@ -14,10 +14,9 @@ import pytest
 from quiz_helpers import DEMO_APP, question, write_bank
 
 from workshop_lab.progress_store import ProgressStore
-from workshop_lab.quizzes import Quiz, load_bank, quiz
+from workshop_lab.quizzes import WIDGET_MIME, Quiz, load_bank, quiz
 from workshop_lab.quizzes.bank import QUIZ_DIR
-from workshop_lab.quizzes.shuffle import displayed_options
-from workshop_lab.quizzes.view import WIDGET_MIME
+from workshop_lab.quizzes.text import displayed_options
 from workshop_lab.quizzes.widgets import QuestionView
 
 OPTIONS = ["GET", "POST", "DELETE", "PATCH"]

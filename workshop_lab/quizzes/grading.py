@@ -3,19 +3,28 @@
 Kept apart from the widgets so that every rule is a plain function a test can call, and so
 that the same rules would serve any other front end. Answers are always in bank terms: option
 numbers as written in the bank (1-based, whatever order they were shown in), text for short
-and predict questions.
+and predict questions. A prediction is checked against what the app really does (`run`, then
+`observe`), not only against the bank: in later notebooks the app is the learner's own code.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from workshop_lab.quizzes.models import MultipleChoice, Predict, ShortAnswer, SingleChoice
-from workshop_lab.quizzes.normalize import NORMALIZERS, as_text, prediction_key
+from workshop_lab.quizzes.models import (
+    NORMALIZERS,
+    MultipleChoice,
+    Predict,
+    ShortAnswer,
+    SingleChoice,
+    as_text,
+    prediction_key,
+)
 
 AnyQuestion = SingleChoice | MultipleChoice | ShortAnswer | Predict
 
@@ -148,3 +157,31 @@ def observe(question: Predict, response: httpx.Response) -> str:
         else:
             raise ObservationError(f"the JSON body has no {'.'.join(walked)}")
     return as_text(value)
+
+
+def build_app(question: Predict) -> Any:
+    """Import the factory named by `question.app` and call it.
+
+    Imported at run time, not when the bank loads: the module is the learner's current code
+    (notebooks rewrite and reload it), and loading a bank should not import an app at all.
+    """
+    module_name, _, attribute = question.app.partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute)
+    if question.settings is None:
+        return factory()
+    from workshop_app.config import Settings  # the learner's current Settings
+
+    return factory(Settings(**question.settings))
+
+
+def run(question: Predict) -> httpx.Response:
+    """Send the question's request `repeat` times to a fresh app; return the last response."""
+    from workshop_lab.client import call
+
+    request = question.request
+    kwargs: dict[str, Any] = {}
+    if request.headers:
+        kwargs["headers"] = dict(request.headers)
+    if request.body is not None:
+        kwargs["json"] = request.body
+    return call(build_app(question), request.method, request.path, repeat=question.repeat, **kwargs)

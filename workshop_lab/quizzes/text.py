@@ -5,10 +5,16 @@ compares, so it must be the same on every run and in every process: built only f
 (options in their deterministic display order), never from object ids or widget model ids.
 It never contains answers or explanations: a reader of the rendered notebook is told to open
 it in JupyterLab, where the widget checks answers.
+
+Options are shuffled (no "the answer is always b)") in an order fixed across runs, processes
+and Python versions: sorted by the SHA-256 of (quiz, question id, option number), since
+`hash()` is salted per process and `random` promises no stable algorithm. Grading never sees
+display positions: the widgets map the chosen position back to the option's number.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -17,7 +23,6 @@ import textwrap
 
 from workshop_lab.quizzes.grading import describe_target
 from workshop_lab.quizzes.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
-from workshop_lab.quizzes.shuffle import displayed_options
 
 AnyQuestion = SingleChoice | MultipleChoice | ShortAnswer | Predict
 
@@ -25,6 +30,28 @@ NOTE = "Answer in JupyterLab to check your answers and see the explanations."
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _CODE = re.compile(r"`([^`\n]+)`")
 _BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+
+
+def option_order(quiz_id: str, question_id: str, count: int) -> list[int]:
+    """Option numbers (1-based, as in the bank) in display order for this quiz and question."""
+
+    def key(number: int) -> bytes:
+        return hashlib.sha256(f"{quiz_id}\x1f{question_id}\x1f{number}".encode()).digest()
+
+    return sorted(range(1, count + 1), key=key)
+
+
+def displayed_options(
+    bank: Bank, question: SingleChoice | MultipleChoice | Predict
+) -> list[tuple[int, str]]:
+    """(option number in the bank, option text) pairs in the order the learner sees them."""
+    options = question.options or ()
+    numbers = (
+        option_order(bank.notebook_id, question.id, len(options))
+        if bank.shuffles(question)
+        else list(range(1, len(options) + 1))
+    )
+    return [(number, options[number - 1]) for number in numbers]
 
 
 def letter(position: int) -> str:

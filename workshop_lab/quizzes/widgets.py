@@ -14,17 +14,17 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from workshop_lab.quizzes import predict
 from workshop_lab.quizzes.grading import (
     Grade,
     ObservationError,
     describe_target,
     grade,
     observe,
+    run,
 )
 from workshop_lab.quizzes.models import Bank, MultipleChoice, Predict, ShortAnswer, SingleChoice
-from workshop_lab.quizzes.shuffle import displayed_options
 from workshop_lab.quizzes.text import (
+    displayed_options,
     inline_html,
     inline_plain,
     instruction,
@@ -146,7 +146,7 @@ class QuestionView:
         self.actual, self.problem = None, None
         prediction = html.escape(str(self.input.value or "").strip() or "(none yet)")
         try:
-            response = predict.run(self.question)
+            response = run(self.question)
         except Exception as error:  # the learner's app, whatever it did: show, never raise
             self.problem = "The request could not be run"
             self.response.value = (
