@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workshop_lab.dashboard import DashboardWidget, progress_dashboard
+from workshop_lab.dashboard import DashboardWidget, ProgressDashboard
 from workshop_lab.progress_store import (
     ENV_VAR,
     ProgressFileWarning,
@@ -257,7 +257,7 @@ def test_dashboard_lists_notebooks_in_order_with_scores(
 ) -> None:
     _answer_some(store)
 
-    dashboard = progress_dashboard(store, **course)
+    dashboard = ProgressDashboard(store, **course)
 
     assert repr(dashboard) == (
         "Workshop progress\n"
@@ -269,7 +269,7 @@ def test_dashboard_lists_notebooks_in_order_with_scores(
 
 
 def test_dashboard_before_any_answer(store: ProgressStore, course: dict[str, Path]) -> None:
-    assert repr(progress_dashboard(store, **course)).splitlines()[2:] == [
+    assert repr(ProgressDashboard(store, **course)).splitlines()[2:] == [
         "00_welcome  0/3   0/1",
         "01_config   -     -",
     ]
@@ -280,10 +280,10 @@ def test_dashboard_output_is_stable_and_has_text_html_and_widget(
 ) -> None:
     _answer_some(store)
 
-    first = progress_dashboard(store, **course)._repr_mimebundle_()
-    second = progress_dashboard(store, **course)._repr_mimebundle_()
+    first = ProgressDashboard(store, **course)._repr_mimebundle_()
+    second = ProgressDashboard(store, **course)._repr_mimebundle_()
 
-    assert first["text/plain"] == second["text/plain"] == repr(progress_dashboard(store, **course))
+    assert first["text/plain"] == second["text/plain"] == repr(ProgressDashboard(store, **course))
     assert first["text/html"] == second["text/html"]
     assert "<td style='text-align:left'>2/3</td>" in first["text/html"]
     assert "application/vnd.jupyter.widget-view+json" in first
@@ -291,7 +291,7 @@ def test_dashboard_output_is_stable_and_has_text_html_and_widget(
 
 
 def test_dashboard_reflects_new_answers(store: ProgressStore, course: dict[str, Path]) -> None:
-    dashboard = progress_dashboard(store, **course)
+    dashboard = ProgressDashboard(store, **course)
     store.record_quiz_answer("00_welcome", "q3", correct=True, score=1, answer="A")
     assert "00_welcome  1/3   0/1" in repr(dashboard)
 
@@ -303,14 +303,14 @@ def test_dashboard_uses_the_progress_file_from_the_environment(
     ProgressStore(tmp_path / "env-progress.json").record_exercise(
         "00_welcome", "00.hello_app", passed=True
     )
-    assert "00_welcome  0/3   1/1" in repr(progress_dashboard(**course))
+    assert "00_welcome  0/3   1/1" in repr(ProgressDashboard(**course))
 
 
 def test_reset_button_asks_before_erasing_one_notebook(
     store: ProgressStore, course: dict[str, Path]
 ) -> None:
     _answer_some(store)
-    widget = progress_dashboard(store, **course).widget()
+    widget = ProgressDashboard(store, **course).widget()
     assert isinstance(widget, DashboardWidget)
     assert set(widget.reset_buttons) == {"00_welcome", "01_config", "99_bonus", None}
 
@@ -336,7 +336,7 @@ def test_reset_all_button_erases_everything_after_confirmation(
     store: ProgressStore, course: dict[str, Path]
 ) -> None:
     _answer_some(store)
-    widget = progress_dashboard(store, **course).widget()
+    widget = ProgressDashboard(store, **course).widget()
 
     widget.reset_buttons[None].click()
     assert "ALL notebooks" in widget.question.value

@@ -13,11 +13,12 @@ binds it on the package, which would shadow a function of the same name.
 """
 
 from workshop_lab.client import app_client
-from workshop_lab.dashboard import progress_dashboard as progress
+from workshop_lab.dashboard import ProgressDashboard as progress
 from workshop_lab.database import fresh_database_url, rows, scratch_dir
 from workshop_lab.depgraph import show_dependency_graph
 from workshop_lab.display import show
-from workshop_lab.environment import environment_report, widget_probe
+from workshop_lab.environment import EnvironmentReport as environment_report
+from workshop_lab.environment import WidgetProbe as widget_probe
 from workshop_lab.exercises import check, hint, solution, starter
 from workshop_lab.notebook import capture_logs, reload_app, show_changes, start
 from workshop_lab.quizzes import quiz

@@ -91,7 +91,8 @@ def _notebook_ids(progress: Progress, notebooks_dir: Path) -> list[str]:
 
 
 class ProgressDashboard:
-    """``lab.progress()``: the table as text/HTML, plus reset buttons in a live kernel."""
+    """``lab.progress()``: the table as text/HTML, plus reset buttons in a live kernel; the
+    progress file is the one the environment names when it is built."""
 
     def __init__(
         self,
@@ -212,13 +213,3 @@ class DashboardWidget(widgets.VBox):
         self.pending, self.asking = None, False
         self.confirm_box.layout.display = "none"
         self.status.value = "Nothing was erased."
-
-
-def progress_dashboard(
-    store: ProgressStore | None = None,
-    *,
-    notebooks_dir: Path = NOTEBOOKS_DIR,
-    quizzes_dir: Path = DATA_DIR / "quizzes",
-) -> ProgressDashboard:
-    """``lab.progress()``: the dashboard for the progress file named by the environment now."""
-    return ProgressDashboard(store, notebooks_dir=notebooks_dir, quizzes_dir=quizzes_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 
@@ -26,6 +27,14 @@ KEY_HEADERS = (
     "x-process-time",
 )
 MAX_BODY_CHARS = 4000
+
+
+class TextReport:
+    """Displays ``repr(self)``: as text, and in HTML front ends as a <pre> that keeps columns."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        text = repr(self)
+        return {"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"}
 
 
 def _status_line(response: httpx.Response) -> str:

@@ -81,11 +81,3 @@ class WidgetProbe:
         bundle["text/plain"] = WIDGET_FIX
         bundle["text/html"] = f"<p>{html.escape(WIDGET_FIX)}</p>"
         return bundle
-
-
-def environment_report() -> EnvironmentReport:
-    return EnvironmentReport()
-
-
-def widget_probe() -> WidgetProbe:
-    return WidgetProbe()

@@ -123,9 +123,6 @@ class ProgressStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
 
-    def __repr__(self) -> str:
-        return f"ProgressStore({str(self.path)!r})"
-
     def load(self) -> Progress:
         """Everything recorded; an empty record (with a warning) if the file is unusable."""
         try:

@@ -8,11 +8,10 @@ download. Nothing is lost: a restored file is copied to the workspace's ``.backu
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import workspace as ws
+from .display import TextReport
 from .notebook import current_notebook, reload_app, workspace
 
 MAX_DIFF_LINES = 30
@@ -41,7 +40,7 @@ class ModuleStatus:
     diff: str = ""
 
 
-class ModuleChanges(list[ModuleStatus]):
+class ModuleChanges(TextReport, list[ModuleStatus]):
     """What ``changed_modules`` found; displays itself as a short report."""
 
     def __init__(self, statuses: list[ModuleStatus], notebook: str) -> None:
@@ -60,9 +59,6 @@ class ModuleChanges(list[ModuleStatus]):
     def __repr__(self) -> str:
         diffs = "".join(f"\n{status.diff}" for status in self if status.diff)
         return self.summary() + diffs.rstrip("\n")
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": f"<pre>{html.escape(repr(self))}</pre>"}
 
 
 def changed_modules() -> ModuleChanges:
@@ -86,7 +82,7 @@ def changed_modules() -> ModuleChanges:
 
 
 @dataclass(frozen=True)
-class RestoreResult:
+class RestoreResult(TextReport):
     """What ``restore`` wrote back, or why it wrote nothing."""
 
     restored: list[str] = field(default_factory=list)
@@ -104,9 +100,6 @@ class RestoreResult:
             lines.append(self.backup_note)
         lines.append("Re-run the cells that import them, so they use the restored code.")
         return "\n".join(lines)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": f"<pre>{html.escape(repr(self))}</pre>"}
 
 
 def _normalise(name: str) -> str:

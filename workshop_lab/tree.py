@@ -9,11 +9,10 @@ files always give the same text.
 from __future__ import annotations
 
 import ast
-import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from workshop_lab.display import TextReport
 from workshop_lab.notebook import current_notebook, workspace
 from workshop_lab.paths import APP_DIR
 from workshop_lab.workspace import PACKAGE
@@ -61,7 +60,7 @@ def _rows(folder: Path, prefix: str) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class PackageTree:
+class PackageTree(TextReport):
     """Displayable tree: one line per folder or module, descriptions in one column."""
 
     root: str
@@ -75,10 +74,6 @@ class PackageTree:
 
     def __repr__(self) -> str:
         return "\n".join(self.lines)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        text = repr(self)
-        return {"text/plain": text, "text/html": f"<pre>{html.escape(text)}</pre>"}
 
 
 def package_tree(root: Path | str | None = None) -> PackageTree:

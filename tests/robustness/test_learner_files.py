@@ -28,7 +28,7 @@ from robustness_helpers import bulk
 import workshop_lab as lab
 from workshop_lab import notebook
 from workshop_lab import workspace as ws
-from workshop_lab.dashboard import progress_dashboard
+from workshop_lab.dashboard import ProgressDashboard
 from workshop_lab.paths import DATA_DIR
 from workshop_lab.progress_store import Progress, ProgressFileWarning, ProgressStore
 from workshop_lab.quizzes import QuizBankError, load_bank
@@ -214,7 +214,7 @@ def test_any_broken_bank_is_a_quiz_bank_error_naming_the_file(content: bytes) ->
         (notebooks / "02_factory.ipynb").write_text("{}")
         store = ProgressStore(Path(folder) / "progress.sqlite3")
         store.record_quiz_answer("02_factory", "factory", correct=True, score=1, answer=1)
-        text = repr(progress_dashboard(store, notebooks_dir=notebooks, quizzes_dir=Path(folder)))
+        text = repr(ProgressDashboard(store, notebooks_dir=notebooks, quizzes_dir=Path(folder)))
         assert "02_factory" in text
 
 
@@ -255,7 +255,7 @@ def test_a_broken_question_names_itself_and_leaves_all_progress_alone(
         (notebooks / f"{notebook_id}.ipynb").write_text("{}")
     rows = {
         row.notebook_id: row
-        for row in progress_dashboard(notebooks_dir=notebooks, quizzes_dir=quizzes).rows()
+        for row in ProgressDashboard(notebooks_dir=notebooks, quizzes_dir=quizzes).rows()
     }
     assert (rows["00_welcome"].quiz_correct, rows["01_structure"].quiz_correct) == (1, 0)
     assert rows["01_structure"].exercises_passed == 1
