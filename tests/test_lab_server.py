@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
-from workshop_lab.server import serve
+from workshop_lab.servers import serve
 
 pytestmark = pytest.mark.anyio
 
