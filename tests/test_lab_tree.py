@@ -6,7 +6,7 @@ import pytest
 
 import workshop_lab as lab
 from workshop_lab.paths import APP_DIR
-from workshop_lab.tree import PackageTree, package_tree, summary
+from workshop_lab.reference import PackageTree, package_tree, summary
 
 
 def _write(root: Path, relative: str, text: str = "") -> None:

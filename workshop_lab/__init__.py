@@ -22,9 +22,8 @@ from workshop_lab.environment import WidgetProbe as widget_probe
 from workshop_lab.exercises import check, hint, solution, starter
 from workshop_lab.notebook import capture_logs, reload_app, show_changes, start
 from workshop_lab.quizzes import quiz
-from workshop_lab.reference import changed_modules, restore
+from workshop_lab.reference import changed_modules, package_tree, restore
 from workshop_lab.servers import postgres, serve, valkey
-from workshop_lab.tree import package_tree
 
 __all__ = [
     "app_client",
