@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.events import DomainEvent
 from workshop_app.models import EventStatus, StoredEvent
-from workshop_app.services.work_queue import lease_clock
+from workshop_app.services.work_queue import fail_spent, lease_clock
 
 logger = logging.getLogger(__name__)
 
@@ -93,18 +93,6 @@ async def claim_events(
         anything = select(StoredEvent.id).where(or_(_claimable(now, max_attempts), spent))
         if (await connection.execute(anything.limit(1))).first() is None:
             return []
-    give_up = (
-        update(StoredEvent)
-        .where(spent)
-        .values(
-            status=EventStatus.FAILED,
-            error=f"gave up after {max_attempts} attempts; the last one did not finish "
-            "(the relay stopped or crashed mid-dispatch)",
-            next_attempt_at=None,
-            lease_until=None,
-        )
-        .returning(col(StoredEvent.id))
-    )
     claimable = (
         select(StoredEvent.id)
         .where(_claimable(now, max_attempts))
@@ -128,13 +116,8 @@ async def claim_events(
         )
     )  # fmt: skip
     async with engine.begin() as connection:
-        if failed := (await connection.execute(give_up)).scalars().all():
-            logger.error(
-                "Gave up on stored_events %s: claimed %d times, never finished; left 'failed'",
-                sorted(failed),
-                max_attempts,
-                extra={"fields": {"table": "stored_events", "row_ids": sorted(failed)}},
-            )
+        reason = "the relay stopped or crashed mid-dispatch"
+        await fail_spent(connection, StoredEvent, spent, max_attempts, reason=reason, log=logger)
         return sorted((await connection.execute(claim)).all(), key=lambda row: row.id)
 
 

@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col, select
 
-from workshop_app.models import OrderReport, OutboxEmail
+from workshop_app.models import OrderReport, OutboxEmail, StoredEvent
 from workshop_app.models.base import utc_now
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,30 @@ def _spent(model: Work, now: Any, max_attempts: int) -> ColumnElement[bool]:
         or_(col(model.lease_until).is_(None), col(model.lease_until) < now),
         col(model.attempts) >= max_attempts,
     )
+
+
+async def fail_spent(
+    connection: AsyncConnection,
+    model: Work | type[StoredEvent],
+    spent: ColumnElement[bool],
+    max_attempts: int,
+    *,
+    reason: str,
+    log: logging.Logger,
+) -> None:
+    """Mark ``failed`` the rows of ``model`` that are ``spent`` (claimed ``max_attempts``
+    times, never settled), saying why in ``error`` and in one log line: work for a person."""
+    error = f"gave up after {max_attempts} attempts; the last one did not finish ({reason})"
+    statement = (
+        update(model)
+        .where(spent)
+        .values(status="failed", error=error, lease_until=None, next_attempt_at=None)
+        .returning(col(model.id))
+    )
+    if failed := sorted((await connection.execute(statement)).scalars()):
+        fields = {"table": model.__tablename__, "row_ids": failed}
+        message = "Gave up on %s %s: claimed %d times, never finished; left 'failed'"
+        log.error(message, model.__tablename__, failed, max_attempts, extra={"fields": fields})
 
 
 def _claim(model: Work, now: Any, *, instance: str, lease_seconds: float) -> Any:
@@ -98,18 +122,6 @@ async def claim_due(
         anything = select(model.id).where(or_(claimable, spent)).limit(1)
         if (await connection.execute(anything)).first() is None:
             return []
-    give_up = (
-        update(model)
-        .where(spent)
-        .values(
-            status="failed",
-            error=f"gave up after {max_attempts} attempts; the last one did not finish "
-            "(the worker stopped or crashed mid-work)",
-            lease_until=None,
-            next_attempt_at=None,
-        )
-        .returning(col(model.id))
-    )
     picked = (
         select(model.id)
         .where(claimable)
@@ -123,14 +135,8 @@ async def claim_due(
         .returning(col(model.id))
     )
     async with engine.begin() as connection:
-        if failed := (await connection.execute(give_up)).scalars().all():
-            logger.error(
-                "Gave up on %s %s: claimed %d times, never finished; left 'failed'",
-                model.__tablename__,
-                sorted(failed),
-                max_attempts,
-                extra={"fields": {"table": model.__tablename__, "row_ids": sorted(failed)}},
-            )
+        reason = "the worker stopped or crashed mid-work"
+        await fail_spent(connection, model, spent, max_attempts, reason=reason, log=logger)
         return sorted((await connection.execute(statement)).scalars())
 
 
