@@ -227,3 +227,20 @@ def test_the_cycle_finder_sees_an_import_inside_a_function(tmp_path):
     assert import_cycles(import_graph(app_dir)) == [
         ["workshop_app.a", "workshop_app.b", "workshop_app.a"]
     ]
+
+
+def _python_lines(folder: Path, *, without: str | None = None) -> int:
+    files = (path for path in folder.rglob("*.py") if without is None or without not in path.parts)
+    return sum(len(path.read_text(encoding="utf-8").splitlines()) for path in files)
+
+
+def test_the_toolkit_stays_smaller_than_the_app_it_teaches():
+    """The tooling around the exercises (client, display, quizzes, progress, workspace,
+    servers) must not outgrow the app. The exercise checks are counted apart: they hold a
+    probe and a hint for each class of mistake a learner makes, and grow with the exercises."""
+    toolkit = _python_lines(APP_DIR.parent / "workshop_lab", without="exercises")
+    app = _python_lines(APP_DIR, without="alembic")
+    assert toolkit <= app, (
+        f"workshop_lab (without exercises/) has {toolkit} lines, the app {app}: merge or "
+        "delete toolkit code rather than add to it"
+    )

