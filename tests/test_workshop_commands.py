@@ -111,7 +111,8 @@ def command(args: list[str], user: str, home: Path, **env: str) -> Iterator[subp
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        _readers.pop(process.pid, None)
+        if _readers.pop(process.pid, None) is None:
+            process.stdout.close()  # no reader thread took it over
 
 
 def read_until(process: subprocess.Popen, pattern: str, timeout: float = 90) -> tuple[str, str]:
@@ -141,8 +142,9 @@ def output_lines(process: subprocess.Popen) -> queue.Queue:
         lines: queue.Queue = queue.Queue()
 
         def read() -> None:
-            for line in process.stdout:
-                lines.put(line)
+            with process.stdout as stream:  # closed at the end: it is this thread's
+                for line in stream:
+                    lines.put(line)
             lines.put(None)
 
         threading.Thread(target=read, daemon=True).start()
