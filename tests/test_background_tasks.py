@@ -457,7 +457,9 @@ async def test_a_hung_send_is_cut_off_then_retried_then_failed(
     async with engine.connect() as connection:
         row = (await connection.execute(sa.select(OutboxEmail).where(OutboxEmail.id == 1))).one()
     await engine.dispose()
-    assert 0.4 <= took < 0.8  # two attempts, each cut off at half the lease (0.2 s)
+    # Two attempts, each cut off at half the lease: the error names the 0.2 s limit; a ceiling
+    # on the wall time would measure this machine's load, not the worker.
+    assert took >= 0.4
     assert (row.status, row.attempts) == ("failed", 2)
     assert row.error == "TimeoutError: not finished within 0.2 s"
     assert sorted(m.idempotency_key for m in mailer.sent) == ["outbox-email-2", "outbox-email-3"]

@@ -331,7 +331,9 @@ async def test_a_hung_handler_is_cut_off_and_the_pass_goes_on(engine):
     async with asyncio.timeout(5):  # without a limit the pass never ends
         assert await relay.dispatch_pending() == 1
     took = asyncio.get_running_loop().time() - started
-    assert 0.2 <= took < 0.4 and seen.seen == [first, second]
+    # Cut off after 0.2 s: the error below names the limit; a ceiling on the wall time would
+    # measure this machine's load (CI saw 0.8 s), not the relay.
+    assert took >= 0.2 and seen.seen == [first, second]
     assert await statuses(engine) == [("pending", 1), ("dispatched", 1)]
     async with AsyncSession(engine) as session:
         row = await session.get(StoredEvent, 1)
