@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -92,11 +93,13 @@ async def test_without_a_ready_path_it_only_waits_for_the_socket() -> None:
 
 
 async def test_responses_do_not_wait_for_a_delayed_ack() -> None:
-    """Without TCP_NODELAY each response waits ~40 ms (Nagle + delayed ACK): 20 take > 0.8 s."""
+    """Without TCP_NODELAY every response waits ~40 ms (Nagle + delayed ACK). The median of
+    20 is compared, not the sum: a busy moment on this machine slows a few, not most."""
     async with serve(probe_app()) as url, httpx.AsyncClient(base_url=url) as client:
         await client.get("/client")
-        started = time.perf_counter()
+        times = []
         for _ in range(20):
+            started = time.perf_counter()
             await client.get("/client")
-        elapsed = time.perf_counter() - started
-    assert elapsed < 0.6, f"20 requests took {elapsed:.2f} s"
+            times.append(time.perf_counter() - started)
+    assert statistics.median(times) < 0.03, f"per request: {sorted(times)}"
