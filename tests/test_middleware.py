@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from workshop_app.logging_config import JsonFormatter, configure_logging
+from workshop_app.logging_config import JsonFormatter, configure_logging, log_failure
 from workshop_app.middleware import register_middleware
 from workshop_app.middleware.access_log import AccessLogMiddleware
 from workshop_app.middleware.rate_limit import (
@@ -33,7 +33,7 @@ from workshop_app.middleware.rate_limit import (
     RateLimitMiddleware,
 )
 from workshop_app.middleware.request_id import RequestIdMiddleware
-from workshop_app.request_context import get_request_id, is_valid_request_id
+from workshop_app.request_context import get_request_id, is_valid_request_id, request_id_var
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 ACCESS_LOGGER = "workshop_app.access"
@@ -703,3 +703,25 @@ def test_printable_escapes_control_characters_only() -> None:
     assert printable("/users/1") == "/users/1"
     assert printable("/a\r\nFAKE 200\x1b[31m") == "/a\\r\\nFAKE 200\\x1b[31m"
     assert printable("/caf\u00e9") == "/caf\u00e9"
+
+
+def test_log_failure_writes_the_traceback_the_fields_and_the_request_that_caused_it():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("workshop_app.tests.failure")
+    log.addHandler(handler)
+    token = request_id_var.set("req-7")
+    try:
+        try:
+            raise ValueError("bad")
+        except ValueError as exc:
+            log_failure(log, exc, "Work on %s %s failed", "outbox_emails", 3, row_id=3)
+    finally:
+        request_id_var.reset(token)
+        log.removeHandler(handler)
+    [line] = stream.getvalue().splitlines()
+    payload = json.loads(line)
+    assert payload["message"] == "Work on outbox_emails 3 failed (request_id=req-7)"
+    assert (payload["level"], payload["row_id"], payload["request_id"]) == ("ERROR", 3, "req-7")
+    assert "ValueError: bad" in payload["exc_info"]

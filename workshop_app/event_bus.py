@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workshop_app.events import DomainEvent
-from workshop_app.request_context import get_request_id
+from workshop_app.logging_config import log_failure
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,17 @@ class EventBus:
                 await subscription.handler(event)
             except Exception as exc:
                 failures[subscription.name] = describe_error(exc)
-                _log_failure(subscription.name, event, exc)
+                log_failure(
+                    logger,
+                    exc,
+                    "Handler %s failed for %s %s",
+                    subscription.name,
+                    event.name,
+                    event.event_id,
+                    handler=subscription.name,
+                    event=event.name,
+                    event_id=str(event.event_id),
+                )
         return failures
 
 
@@ -73,23 +83,3 @@ def describe_error(exc: BaseException) -> str:
     """The type and the first line of the message, bounded: what a row or an API shows."""
     first_line = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first_line}"[:200]
-
-
-def _log_failure(handler: str, event: DomainEvent, exc: Exception) -> None:
-    request_id = get_request_id()  # the request that dispatched it; None in the relay loop
-    logger.error(
-        "Handler %s failed for %s %s (request_id=%s)",
-        handler,
-        event.name,
-        event.event_id,
-        request_id,
-        exc_info=exc,
-        extra={
-            "fields": {
-                "handler": handler,
-                "event": event.name,
-                "event_id": str(event.event_id),
-                "request_id": request_id,
-            }
-        },
-    )

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from workshop_app.request_context import get_request_id
+
 _HANDLER_NAME = "workshop_app.json"
 
 
@@ -21,6 +23,21 @@ def printable(text: str) -> str:
     Use it for client-controlled text in a log *message*; JSON fields are already safe.
     """
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def log_failure(
+    logger: logging.Logger, exc: BaseException, message: str, *args: object, **fields: object
+) -> None:
+    """Log ``exc`` with its traceback, ``fields`` and the id of the request that caused it
+    (``None`` outside one): tasks and event handlers run in their request's context."""
+    request_id = get_request_id()
+    logger.error(
+        message + " (request_id=%s)",
+        *args,
+        request_id,
+        exc_info=exc,
+        extra={"fields": {**fields, "request_id": request_id}},
+    )
 
 
 class JsonFormatter(logging.Formatter):

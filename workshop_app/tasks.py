@@ -28,6 +28,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from workshop_app.event_bus import describe_error
+from workshop_app.logging_config import log_failure
 from workshop_app.mail import Mailer, Message
 from workshop_app.models import (
     EmailStatus,
@@ -38,7 +39,6 @@ from workshop_app.models import (
     ReportStatus,
 )
 from workshop_app.models.base import utc_now
-from workshop_app.request_context import get_request_id
 from workshop_app.services.work_queue import Work, settle
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ async def _failed(
     engine: AsyncEngine, model: Work, row_id: int, attempt: int, exc: Exception, claim: Claim
 ) -> None:
     """Record the failure: ``pending`` again after a backoff, or ``failed`` for good."""
-    _log_failure(f"Work on {model.__tablename__}", row_id, exc)
+    log_failure(logger, exc, "Work on %s %s failed", model.__tablename__, row_id, row_id=row_id)
     statuses = EmailStatus if model is OutboxEmail else ReportStatus
     gave_up = attempt >= claim.max_attempts
     backoff = timedelta(seconds=claim.backoff_seconds * 2 ** (attempt - 1))
@@ -156,15 +156,3 @@ async def orders_csv(session: AsyncSession, user_id: int) -> str:
     for order_id, status, lines, total_cents in (await session.exec(query)).all():
         writer.writerow([order_id, str(status), lines, total_cents])
     return buffer.getvalue()
-
-
-def _log_failure(action: str, row_id: int, exc: Exception) -> None:
-    request_id = get_request_id()  # the scheduling request's: tasks run in its context
-    logger.error(
-        "%s %s failed (request_id=%s)",
-        action,
-        row_id,
-        request_id,
-        exc_info=exc,
-        extra={"fields": {"request_id": request_id, "row_id": row_id}},
-    )
