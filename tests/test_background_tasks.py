@@ -19,7 +19,7 @@ from api_helpers import KEY, error_of, make_order, make_user
 from sqlalchemy.exc import OperationalError
 
 from workshop_app.database import create_engine
-from workshop_app.event_bus import describe_error
+from workshop_app.logging_config import describe_error
 from workshop_app.mail import MemoryMailer, Message
 from workshop_app.main import create_app
 from workshop_app.models import OutboxEmail

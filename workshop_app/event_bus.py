@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workshop_app.events import DomainEvent
-from workshop_app.logging_config import log_failure
+from workshop_app.logging_config import describe_error, log_failure
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,3 @@ class EventBus:
                     event_id=str(event.event_id),
                 )
         return failures
-
-
-def describe_error(exc: BaseException) -> str:
-    """The type and the first line of the message, bounded: what a row or an API shows."""
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first_line}"[:200]

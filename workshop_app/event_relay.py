@@ -27,8 +27,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from workshop_app.event_bus import EventBus, describe_error
+from workshop_app.event_bus import EventBus
 from workshop_app.events import load_event
+from workshop_app.logging_config import describe_error
 from workshop_app.models import EventStatus
 from workshop_app.models.base import utc_now
 from workshop_app.periodic import Periodic, log_error

@@ -25,6 +25,12 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def describe_error(exc: BaseException) -> str:
+    """The type and the first line of the message, bounded: what a row or an API shows."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line}"[:200]
+
+
 def log_failure(
     logger: logging.Logger, exc: BaseException, message: str, *args: object, **fields: object
 ) -> None:

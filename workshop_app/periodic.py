@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from workshop_app.event_bus import describe_error
+from workshop_app.logging_config import describe_error
 
 logger = logging.getLogger(__name__)
 

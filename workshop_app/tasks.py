@@ -27,8 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from workshop_app.event_bus import describe_error
-from workshop_app.logging_config import log_failure
+from workshop_app.logging_config import describe_error, log_failure
 from workshop_app.mail import Mailer, Message
 from workshop_app.models import (
     EmailStatus,
